@@ -1,0 +1,1 @@
+"""engine of mmseg_procl (filled by later issues)."""

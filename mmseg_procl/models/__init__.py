@@ -1,0 +1,1 @@
+"""models of mmseg_procl (filled by later issues)."""

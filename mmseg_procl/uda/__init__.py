@@ -1,0 +1,1 @@
+"""uda of mmseg_procl (filled by later issues)."""
