@@ -1,0 +1,11 @@
+"""Datasets of mmseg_procl (METHODS.md section 3) and their transforms."""
+from . import transforms  # noqa: F401  (registers the transforms)
+from .acdc import ACDCDataset
+from .base_seg_dataset import BaseSegDataset
+from .cityscapes import CityscapesDataset
+from .dark_zurich import DarkZurichDataset
+from .gta import GTADataset
+from .synthia import SynthiaDataset
+
+__all__ = ['BaseSegDataset', 'CityscapesDataset', 'GTADataset', 'SynthiaDataset',
+           'DarkZurichDataset', 'ACDCDataset']

@@ -1,0 +1,118 @@
+"""BaseSegDataset: image / label-map pairs found by a recursive folder scan or a split file.
+
+Semantics of mmseg 0.16 ``CustomDataset`` / mmseg 1.x ``BaseSegDataset`` (github.com/open-mmlab/
+mmsegmentation): the label path is the image path relative to ``img_path`` with ``img_suffix``
+replaced by ``seg_map_suffix``, rooted at ``seg_map_path``; a split file (``ann_file``) lists image
+names relative to ``img_path`` without the suffix.  Differences, on purpose: the scan is sorted (the
+reference order is the file system's), and a missing folder, an empty folder or an image without a
+label fails at construction with a message naming the path and the expected layout.
+A dataset without labels (e.g. an unlabelled target domain) omits ``seg_map_path`` from
+``data_prefix``.
+"""
+import copy
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+
+from mmseg_procl.registry import DATASETS, TRANSFORMS
+from .label_tables import CLASSES, IGNORE_INDEX, PALETTE
+
+
+def scan_files(folder: str, suffix: str) -> List[str]:
+    """Sorted paths (relative to ``folder``) of all files below it that end with ``suffix``."""
+    found = []
+    for root, _, files in os.walk(folder, followlinks=True):
+        rel_root = osp.relpath(root, folder)
+        for name in files:
+            if name.endswith(suffix):
+                found.append(osp.normpath(osp.join(rel_root, name)))
+    return sorted(found)
+
+
+def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> List[Callable]:
+    """Build transform configs through this package's registry (independent of the default scope)."""
+    return [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t for t in pipeline]
+
+
+@DATASETS.register_module()
+class BaseSegDataset(BaseDataset):
+    """Semantic-segmentation dataset over ``data_root/img_path`` and ``data_root/seg_map_path``."""
+
+    METAINFO: Dict = dict(classes=CLASSES, palette=PALETTE)
+    LAYOUT = '<data_root>/<img_path>/**/*<img_suffix> and <data_root>/<seg_map_path>/**/*<seg_map_suffix>'
+
+    def __init__(self, ann_file: str = '', img_suffix: str = '.png', seg_map_suffix: str = '.png',
+                 metainfo: Optional[dict] = None, data_root: str = '',
+                 data_prefix: Optional[dict] = None, indices: Optional[Union[int, Sequence[int]]] = None,
+                 serialize_data: bool = True, pipeline: Sequence[Union[dict, Callable]] = (),
+                 test_mode: bool = False, lazy_init: bool = False, max_refetch: int = 1000,
+                 ignore_index: int = IGNORE_INDEX, reduce_zero_label: bool = False) -> None:
+        self.img_suffix = img_suffix
+        self.seg_map_suffix = seg_map_suffix
+        self.ignore_index = ignore_index
+        self.reduce_zero_label = reduce_zero_label
+        if data_prefix is None:
+            data_prefix = dict(img_path='', seg_map_path='')
+        unknown = set(data_prefix) - {'img_path', 'seg_map_path'}
+        if unknown:
+            raise KeyError(f'{type(self).__name__}: unknown data_prefix keys {sorted(unknown)}; '
+                           "expected 'img_path' and optionally 'seg_map_path'")
+        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
+                         data_prefix=dict(data_prefix), indices=indices,
+                         serialize_data=serialize_data, pipeline=build_pipeline(pipeline),
+                         test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether this dataset reads label maps."""
+        return 'seg_map_path' in self.data_prefix
+
+    def _layout_hint(self) -> str:
+        """The expected folder layout, for error messages."""
+        return (f"expected layout: {self.LAYOUT} (img_suffix='{self.img_suffix}', "
+                f"seg_map_suffix='{self.seg_map_suffix}'); see METHODS.md section 3.1 / README")
+
+    def _check_folder(self, folder: str, what: str) -> None:
+        """Raise if ``folder`` is not a directory."""
+        if not osp.isdir(folder):
+            raise FileNotFoundError(f'{type(self).__name__}: {what} folder {folder!r} does not exist; '
+                                    f'{self._layout_hint()}')
+
+    def _image_names(self, img_dir: str) -> List[str]:
+        """Image paths relative to ``img_dir``: from the split file or a recursive scan."""
+        if not self.ann_file:
+            return scan_files(img_dir, self.img_suffix)
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'{type(self).__name__}: split file {self.ann_file!r} does not '
+                                    'exist; expected one image name per line, relative to '
+                                    f'{img_dir!r}, without {self.img_suffix!r}')
+        with open(self.ann_file, encoding='utf-8') as f:
+            return [line.strip() + self.img_suffix for line in f if line.strip()]
+
+    def load_data_list(self) -> List[dict]:
+        """List the samples, checking folders, images and labels."""
+        img_dir = self.data_prefix['img_path']
+        self._check_folder(img_dir, 'image')
+        seg_dir = self.data_prefix.get('seg_map_path')
+        if seg_dir is not None:
+            self._check_folder(seg_dir, 'label')
+        names = self._image_names(img_dir)
+        if not names:
+            raise FileNotFoundError(f'{type(self).__name__}: no images ending with '
+                                    f'{self.img_suffix!r} found under {img_dir!r}; {self._layout_hint()}')
+        return [self._data_info(img_dir, seg_dir, name) for name in names]
+
+    def _data_info(self, img_dir: str, seg_dir: Optional[str], name: str) -> dict:
+        """The data-info dict of one image (label existence checked)."""
+        info = dict(img_path=osp.join(img_dir, name), label_map=None,
+                    reduce_zero_label=self.reduce_zero_label, seg_fields=[],
+                    num_classes=len(self.metainfo['classes']), ignore_index=self.ignore_index)
+        if seg_dir is not None:
+            seg_path = osp.join(seg_dir, name[:-len(self.img_suffix)] + self.seg_map_suffix)
+            if not osp.isfile(seg_path):
+                raise FileNotFoundError(f'{type(self).__name__}: image {info["img_path"]!r} has no '
+                                        f'label file; expected {seg_path!r} ({self._layout_hint()})')
+            info['seg_map_path'] = seg_path
+        return info

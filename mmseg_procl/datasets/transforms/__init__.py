@@ -1,0 +1,13 @@
+"""Data transforms with the names and semantics of MMSegmentation (METHODS.md 1.1)."""
+from .base_transform import BaseTransform
+from .loading_annotations import LoadAnnotations
+from .loading_image import LoadImageFromFile
+from .pack_seg_inputs import PackSegInputs
+from .pad import Pad
+from .photometric_distortion import PhotoMetricDistortion
+from .random_crop import RandomCrop
+from .random_flip import RandomFlip
+from .resize import Resize
+
+__all__ = ['BaseTransform', 'LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomCrop',
+           'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs']

@@ -1,0 +1,80 @@
+"""LoadAnnotations: read a trainId label map "unchanged" (palette indices / grey values, never colours).
+
+Reference behaviour: mmseg 0.16 ``LoadAnnotations`` (``imdecode_backend='pillow'``, ``flag='unchanged'``),
+METHODS.md 1.1 item 1.  Pillow returns the indices of palette PNGs and the values of grey PNGs, which
+is what the trainId files written by ``tools/convert_datasets`` contain.  Values that are neither a
+class index nor ``ignore_index`` raise an error naming the file, instead of failing later inside the
+loss.
+"""
+import os.path as osp
+from typing import Dict, Optional
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mmseg_procl.registry import TRANSFORMS
+from .base_transform import BaseTransform
+
+
+def read_label_map(path: str) -> np.ndarray:
+    """Read a single-channel label PNG as an integer (H, W) array or raise naming the file."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'label file not found: {path}')
+    try:
+        with Image.open(path) as im:
+            label = np.array(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f'could not decode label file {path}: {err}') from err
+    if label.ndim != 2:
+        raise ValueError(f'label file {path} has shape {label.shape}; expected a single-channel '
+                         f'trainId PNG (run tools/convert_datasets/* to create *_labelTrainIds.png)')
+    return label
+
+
+def check_label_values(label: np.ndarray, path: str, num_classes: int, ignore_index: int) -> None:
+    """Raise if ``label`` holds values other than 0..num_classes-1 and ``ignore_index``."""
+    valid = (label < num_classes) | (label == ignore_index)
+    if not valid.all():
+        bad = np.unique(label[~valid])[:10].tolist()
+        raise ValueError(f'label file {path} contains unknown label ids {bad}; expected train ids '
+                         f'0..{num_classes - 1} or {ignore_index} (is this a raw label-id file '
+                         f'rather than *_labelTrainIds.png?)')
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations(BaseTransform):
+    """Load ``results['seg_map_path']`` into ``results['gt_seg_map']`` (uint8 train ids)."""
+
+    def __init__(self, reduce_zero_label: Optional[bool] = None) -> None:
+        self.reduce_zero_label = reduce_zero_label
+
+    def transform(self, results: Dict) -> Dict:
+        """Read, remap and validate the label map."""
+        path = results['seg_map_path']
+        label = read_label_map(path)
+        label = self._remap(label, results)
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            check_label_values(label, path, num_classes, results.get('ignore_index', 255))
+        results['gt_seg_map'] = label.astype(np.uint8)
+        results.setdefault('seg_fields', [])
+        if 'gt_seg_map' not in results['seg_fields']:
+            results['seg_fields'].append('gt_seg_map')
+        return results
+
+    def _remap(self, label: np.ndarray, results: Dict) -> np.ndarray:
+        """Apply ``reduce_zero_label`` and the dataset's ``label_map``."""
+        reduce = self.reduce_zero_label
+        if reduce is None:
+            reduce = results.get('reduce_zero_label', False)
+        label = label.astype(np.int64)
+        if reduce:
+            label = np.where(label == 0, 255, label - 1)
+            label[label == 254] = 255
+        label_map = results.get('label_map')
+        if label_map:
+            out = label.copy()
+            for old, new in label_map.items():
+                out[label == old] = new
+            label = out
+        return label

@@ -1,0 +1,44 @@
+"""PackSegInputs: turn a results dict into ``dict(inputs=Tensor(3,H,W), data_samples=SegDataSample)``.
+
+Same output contract as MMSegmentation 1.x's ``PackSegInputs``: the image stays in BGR order (the data
+preprocessor converts to RGB and normalises), labels become ``gt_sem_seg`` of shape (1, H, W) int64.
+"""
+from typing import Dict, Sequence
+
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+
+from mmseg_procl.registry import TRANSFORMS
+from mmseg_procl.structures import SegDataSample
+from .base_transform import BaseTransform
+
+DEFAULT_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
+                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label', 'sample_idx')
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W[, C]) array -> contiguous (C, H, W) tensor without copying the dtype."""
+    if img.ndim == 2:
+        img = img[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
+
+@TRANSFORMS.register_module()
+class PackSegInputs(BaseTransform):
+    """Pack the image tensor and a SegDataSample carrying labels and meta information."""
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: Dict) -> Dict:
+        """Build the packed sample."""
+        sample = SegDataSample()
+        if 'gt_seg_map' in results:
+            label = results['gt_seg_map'][None].astype(np.int64)
+            sample.gt_sem_seg = PixelData(data=torch.from_numpy(np.ascontiguousarray(label)))
+        if 'gt_seg_weight' in results:
+            weight = results['gt_seg_weight'][None].astype(np.float32)
+            sample.seg_weight = PixelData(data=torch.from_numpy(np.ascontiguousarray(weight)))
+        sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        return dict(inputs=image_to_tensor(results['img']), data_samples=sample)
