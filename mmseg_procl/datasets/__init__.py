@@ -5,7 +5,8 @@ from .base_seg_dataset import BaseSegDataset
 from .cityscapes import CityscapesDataset
 from .dark_zurich import DarkZurichDataset
 from .gta import GTADataset
+from .synthetic_driving import SyntheticDrivingDataset
 from .synthia import SynthiaDataset
 
 __all__ = ['BaseSegDataset', 'CityscapesDataset', 'GTADataset', 'SynthiaDataset',
-           'DarkZurichDataset', 'ACDCDataset']
+           'DarkZurichDataset', 'ACDCDataset', 'SyntheticDrivingDataset']
