@@ -63,17 +63,31 @@ def build_samples_with_class(stats_dict: Dict[str, Dict[int, int]]) -> Dict[int,
     return samples
 
 
-def write_json_atomic(path: str, obj) -> None:
-    """Write ``obj`` as ``json.dump(indent=2)`` through a temporary file in the same folder."""
+def write_text_atomic(path: str, text: str) -> bool:
+    """Write ``text`` through a temporary file in the same folder; keep an identical file untouched.
+
+    Returns whether the file was (re)written, so re-running a converter leaves finished files as they
+    were (content and modification time).
+    """
+    if osp.isfile(path):
+        with open(path, encoding='utf-8') as f:
+            if f.read() == text:
+                return False
     name = f'.{osp.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp'
     tmp = osp.join(osp.dirname(osp.abspath(path)), name)
     try:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=2)
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+    return True
+
+
+def write_json_atomic(path: str, obj) -> bool:
+    """Write ``obj`` as ``json.dump(indent=2)`` text atomically (see ``write_text_atomic``)."""
+    return write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def write_class_stats(out_dir: str, sample_class_stats: List[Dict]) -> List[str]:
@@ -152,3 +166,26 @@ def load_rcs_stats(data_root: str) -> RcsStats:
     stats = _parse_sample_class_stats(_read_json(stats_path, data_root), stats_path)
     samples = _parse_samples_with_class(_read_json(samples_path, data_root), samples_path)
     return RcsStats(stats, samples)
+
+
+def rcs_class_probabilities(sample_class_stats: List[Tuple[str, Dict[int, int]]],
+                            temperature: float) -> Tuple[List[int], np.ndarray]:
+    """Rare-class-sampling distribution ``P(c) = softmax((1 - f_c) / T)`` (METHODS.md 1.4 step 2).
+
+    Pixel counts are summed over files; only classes that occur are kept, ordered by ascending
+    count (ties keep first-seen order); ``f_c`` is the class's share of all counted pixels.  The
+    softmax runs in float32 as in the reference (DAFormer ``get_rcs_class_probs``).
+    """
+    if temperature <= 0:
+        raise ValueError(f'RCS class_temp must be > 0, got {temperature!r}')
+    totals: Dict[int, int] = {}
+    for _, counts in sample_class_stats:
+        for c, n in counts.items():
+            totals[c] = totals.get(c, 0) + n
+    if not totals:
+        raise ValueError('RCS statistics contain no labelled pixels')
+    classes = sorted(totals, key=lambda c: totals[c])
+    freq = np.asarray([totals[c] for c in classes], dtype=np.float32)
+    logits = (1 - freq / freq.sum()) / np.float32(temperature)
+    probs = np.exp(logits - logits.max())
+    return classes, (probs / probs.sum()).astype(np.float32)

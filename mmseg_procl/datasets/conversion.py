@@ -30,7 +30,7 @@ from cityscapesscripts.preparation.json2labelImg import json2labelImg
 from PIL import Image
 from tqdm import tqdm
 
-from .class_stats import count_class_pixels, write_class_stats
+from .class_stats import count_class_pixels, write_class_stats, write_text_atomic
 from .conversion_error import ConversionError
 from .label_tables import SYNTHIA_ID_TO_TRAINID, SYNTHIA_KNOWN_IDS, build_lut, cityscapes_id_to_trainid
 
@@ -313,14 +313,7 @@ def write_split_lists(root: str, stems: Dict[str, List[str]]) -> List[str]:
     paths = []
     for split, names in stems.items():
         path = osp.join(root, f'{split}.txt')
-        tmp = temp_path_beside(path, '.tmp')
-        try:
-            with open(tmp, 'w') as f:
-                f.writelines(name + '\n' for name in names)
-            os.replace(tmp, path)
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
+        write_text_atomic(path, ''.join(name + '\n' for name in names))
         paths.append(path)
     return paths
 
