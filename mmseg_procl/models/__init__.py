@@ -1,1 +1,4 @@
-"""models of mmseg_procl (filled by later issues)."""
+"""Models: backbones, heads, segmentors, losses, data preprocessors (the deployable segmentor layer)."""
+from . import backbones, decode_heads, losses  # noqa: F401
+
+__all__ = ['backbones', 'decode_heads', 'losses']
