@@ -1,1 +1,6 @@
-"""engine of mmseg_procl (filled by later issues)."""
+"""Training runtime pieces: hooks, parameter schedulers, checkpoint safety."""
+from . import hooks, schedulers  # noqa: F401
+from .checkpoint_safety import (WeightsOnlyCheckpointHook, from_safe,
+                                register_checkpoint_safe_globals, to_safe)
+
+__all__ = ['WeightsOnlyCheckpointHook', 'register_checkpoint_safe_globals', 'to_safe', 'from_safe']

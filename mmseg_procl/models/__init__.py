@@ -1,4 +1,6 @@
 """Models: backbones, heads, segmentors, losses, data preprocessors (the deployable segmentor layer)."""
-from . import backbones, decode_heads, losses  # noqa: F401
+from . import backbones, decode_heads, losses, segmentors  # noqa: F401
+from .data_preprocessor import SegDataPreProcessor
+from .segmentors import EncoderDecoder
 
-__all__ = ['backbones', 'decode_heads', 'losses']
+__all__ = ['SegDataPreProcessor', 'EncoderDecoder']

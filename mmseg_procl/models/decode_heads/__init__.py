@@ -1,4 +1,9 @@
 """Decode heads (logits) and the projection head (embeddings)."""
+from .aspp_wrapper import ASPPWrapper
+from .daformer_head import DAFormerHead
 from .decode_head import BaseDecodeHead
+from .dlv2_head import DLV2Head
+from .proj_head import ProjHead
+from .segformer_head import SegFormerHead
 
-__all__ = ['BaseDecodeHead']
+__all__ = ['BaseDecodeHead', 'DLV2Head', 'ProjHead', 'DAFormerHead', 'SegFormerHead', 'ASPPWrapper']

@@ -1,0 +1,26 @@
+# Runtime shared by every config: registry scope, plugin imports, logging, checkpoints, hooks.
+default_scope = 'mmseg_procl'
+custom_imports = dict(
+    imports=['mmseg_procl.datasets', 'mmseg_procl.models', 'mmseg_procl.evaluation',
+             'mmseg_procl.engine'],
+    allow_failed_imports=False)
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [
+    dict(type='RandomStateHook'),            # RNG states in checkpoints: exact resume
+    dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load with torch.load(weights_only=True)
+    dict(type='ProgressBarHook'),            # tqdm bar with ETA over val / test
+]
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,65 @@
+"""Testing entry point used by ``tools/test.py`` and ``test.sh``: evaluate the segmentor of a config.
+
+As the DAFormer family's test tool (METHODS.md 4.1): the plain segmentor of the config is built (for
+a UDA config its ``model`` entry) and the student weights of the checkpoint are loaded.
+"""
+import os.path as osp
+from typing import Dict, Optional
+
+from mmengine.runner import Runner
+
+from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
+from mmseg_procl.utils.checkpoint import load_segmentor_checkpoint
+from .config_utils import init_cpu_distributed, load_config, segmentor_config
+
+EVAL_OPTION_KEYS = ('imgfile_prefix', 'to_label_id')
+
+
+def evaluator_config(eval_metrics, format_only: bool, eval_options: Dict) -> Dict:
+    """IoUMetric config for ``--eval`` or ``--format-only`` (``imgfile_prefix``, ``to_label_id``)."""
+    unknown = set(eval_options) - set(EVAL_OPTION_KEYS)
+    if unknown:
+        raise KeyError(f'--eval-options: unknown keys {sorted(unknown)}; expected {list(EVAL_OPTION_KEYS)}')
+    metric = dict(type='IoUMetric', iou_metrics=list(eval_metrics or ['mIoU']))
+    if format_only:
+        if 'imgfile_prefix' not in eval_options:
+            raise KeyError('--format-only needs --eval-options imgfile_prefix=<output folder>')
+        metric.update(format_only=True, output_dir=eval_options['imgfile_prefix'],
+                      to_label_id=bool(eval_options.get('to_label_id', False)))
+    elif 'imgfile_prefix' in eval_options:
+        metric.update(output_dir=eval_options['imgfile_prefix'],
+                      to_label_id=bool(eval_options.get('to_label_id', False)))
+    return metric
+
+
+def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir: Optional[str] = None,
+                      opacity: float = 0.5, format_only: bool = False,
+                      eval_options: Optional[Dict] = None, work_dir: Optional[str] = None,
+                      cfg_options: Optional[Dict] = None, launcher: str = 'none'):
+    """Load a config and set up the test loop, evaluator and output hooks."""
+    if not (eval_metrics or format_only or show_dir):
+        raise ValueError('nothing to do: give --eval mIoU, --format-only or --show-dir')
+    cfg = load_config(config, cfg_options)
+    cfg.model = segmentor_config(cfg.model)
+    cfg.work_dir = work_dir or osp.join(osp.dirname(osp.abspath(checkpoint)), 'test')
+    cfg.load_from, cfg.resume = None, False
+    cfg.test_evaluator = evaluator_config(eval_metrics, format_only, eval_options or {})
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'PredictionWriterHook']
+    if show_dir:
+        hooks.append(dict(type='PredictionWriterHook', out_dir=show_dir, opacity=opacity))
+    cfg.custom_hooks = hooks
+    cfg.launcher = launcher
+    wrapper = init_cpu_distributed(launcher)
+    if wrapper is not None:
+        cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def test(config: str, checkpoint: str, **kwargs) -> Dict:
+    """Evaluate ``checkpoint`` with ``config``'s test split; return the metrics."""
+    register_checkpoint_safe_globals()
+    cfg = build_test_config(config, checkpoint, **kwargs)
+    runner = Runner.from_cfg(cfg)
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    load_segmentor_checkpoint(model, checkpoint)
+    return runner.test()

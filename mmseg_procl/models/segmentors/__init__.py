@@ -1,0 +1,4 @@
+"""Segmentors."""
+from .encoder_decoder import EncoderDecoder
+
+__all__ = ['EncoderDecoder']

@@ -1,0 +1,170 @@
+"""EncoderDecoder: backbone -> decode head (+ auxiliary heads), with whole and sliding-window inference.
+
+Interface of MMSegmentation 1.x's ``EncoderDecoder`` (``forward(inputs, data_samples, mode)`` with
+modes ``loss`` / ``predict`` / ``tensor``; ``extract_feat``, ``encode_decode``, ``inference``).
+Inference follows mmseg 0.16 as used by the DAFormer family (METHODS.md 1.8): ``whole`` runs the
+resized image at once; ``slide`` tiles ``crop_size`` windows with ``stride`` (grid
+``max(L - crop + stride - 1, 0) // stride + 1`` per axis, the last window shifted to end at the
+border), sums the window logits and divides by the per-pixel count (``batched_slide`` runs all
+windows as one batch, as HRDA does).  ``predict`` removes the padding, resizes the logits bilinearly
+(align_corners=False) to the original image size and takes the argmax.
+
+Call graph::
+
+    forward(mode='loss')    -> loss -> extract_feat -> decode_head.loss (+ auxiliary heads)
+    forward(mode='predict') -> predict -> inference -> whole_inference | slide_inference
+                                       -> postprocess_result
+    forward(mode='tensor')  -> extract_feat -> decode_head.forward
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import nn
+
+from mmseg_procl.models.utils import resize
+from mmseg_procl.registry import MODELS
+from mmseg_procl.structures import SegDataSample
+
+
+def add_prefix(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    """``{'loss_seg': x}`` -> ``{'<prefix>.loss_seg': x}``."""
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+
+def sample_metas(data_samples: Optional[Sequence], inputs: torch.Tensor) -> List[dict]:
+    """Meta information of each sample, or a default built from the batch shape."""
+    if data_samples:
+        return [s.metainfo for s in data_samples]
+    hw = tuple(inputs.shape[2:])
+    return [dict(ori_shape=hw, img_shape=hw, pad_shape=hw)] * inputs.shape[0]
+
+
+def slide_grid(length: int, crop: int, stride: int) -> List[int]:
+    """Window starts along one axis (last window shifted to end at the border)."""
+    n = max(length - crop + stride - 1, 0) // stride + 1
+    return [max(min(i * stride + crop, length) - crop, 0) for i in range(n)]
+
+
+@MODELS.register_module()
+class EncoderDecoder(BaseModel):
+    """A segmentor: ``backbone`` features -> ``decode_head`` logits, optional ``auxiliary_head``."""
+
+    def __init__(self, backbone: dict, decode_head: dict,
+                 auxiliary_head: Optional[Union[dict, List[dict]]] = None,
+                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.decode_head = MODELS.build(decode_head)
+        self.num_classes = self.decode_head.num_classes
+        self.align_corners = self.decode_head.align_corners
+        self.auxiliary_head = self._build_auxiliary(auxiliary_head)
+        self.train_cfg = train_cfg or {}
+        self.test_cfg = dict(mode='whole') if test_cfg is None else dict(test_cfg)
+        if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
+            raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {self.test_cfg['mode']!r}")
+
+    @staticmethod
+    def _build_auxiliary(cfg: Optional[Union[dict, List[dict]]]) -> Optional[nn.Module]:
+        """One auxiliary head, a ModuleList of several, or None."""
+        if cfg is None:
+            return None
+        if isinstance(cfg, (list, tuple)):
+            return nn.ModuleList(MODELS.build(c) for c in cfg)
+        return MODELS.build(cfg)
+
+    @property
+    def with_auxiliary_head(self) -> bool:
+        """Whether auxiliary heads exist."""
+        return self.auxiliary_head is not None
+
+    def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+        """Backbone feature maps."""
+        return self.backbone(inputs)
+
+    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
+        """Logits resized to the input size."""
+        return self.decode_head.predict(self.extract_feat(inputs), batch_img_metas, self.test_cfg)
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
+                mode: str = 'tensor') -> Union[Dict, List, torch.Tensor]:
+        """Dispatch on ``mode``: 'loss', 'predict' or 'tensor'."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.decode_head.forward(self.extract_feat(inputs))
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
+        """Decode-head (``decode.*``) and auxiliary-head (``aux[_i].*``) losses."""
+        feats = self.extract_feat(inputs)
+        losses = add_prefix(self.decode_head.loss(feats, data_samples, self.train_cfg), 'decode')
+        losses.update(self._auxiliary_losses(feats, data_samples))
+        return losses
+
+    def _auxiliary_losses(self, feats: List[torch.Tensor], data_samples: List) -> Dict:
+        """Losses of auxiliary heads that define ``loss`` (embedding heads do not)."""
+        heads = [] if self.auxiliary_head is None else (
+            list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)
+            else [self.auxiliary_head])
+        losses = {}
+        for i, head in enumerate(heads):
+            if hasattr(head, 'loss'):
+                name = 'aux' if len(heads) == 1 else f'aux_{i}'
+                losses.update(add_prefix(head.loss(feats, data_samples, self.train_cfg), name))
+        return losses
+
+    def predict(self, inputs: torch.Tensor, data_samples: Optional[List] = None) -> List[SegDataSample]:
+        """SegDataSamples with ``seg_logits`` and ``pred_sem_seg`` at the original image size."""
+        metas = sample_metas(data_samples, inputs)
+        return self.postprocess_result(self.inference(inputs, metas), metas, data_samples)
+
+    def inference(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
+        """Logits of the padded batch with the configured test mode."""
+        if self.test_cfg.get('mode', 'whole') == 'slide':
+            return self.slide_inference(inputs, batch_img_metas)
+        return self.encode_decode(inputs, batch_img_metas)
+
+    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
+        """Average of overlapping ``crop_size`` windows taken with ``stride``."""
+        h_stride, w_stride = self.test_cfg['stride']
+        h_crop, w_crop = self.test_cfg['crop_size']
+        batch, _, h_img, w_img = inputs.shape
+        boxes = [(y, x) for y in slide_grid(h_img, h_crop, h_stride)
+                 for x in slide_grid(w_img, w_crop, w_stride)]
+        crops = [inputs[:, :, y:y + h_crop, x:x + w_crop] for y, x in boxes]
+        metas = [dict(m, img_shape=tuple(crops[0].shape[2:]), pad_shape=tuple(crops[0].shape[2:]))
+                 for m in batch_img_metas]
+        logits = self._window_logits(crops, metas)
+        preds = inputs.new_zeros((batch, self.num_classes, h_img, w_img))
+        count = inputs.new_zeros((batch, 1, h_img, w_img))
+        for (y, x), window in zip(boxes, logits):
+            preds[:, :, y:y + window.shape[2], x:x + window.shape[3]] += window
+            count[:, :, y:y + window.shape[2], x:x + window.shape[3]] += 1
+        return preds / count
+
+    def _window_logits(self, crops: List[torch.Tensor], metas: List[dict]) -> List[torch.Tensor]:
+        """Logits of every window, one batch at a time or all windows at once."""
+        if not self.test_cfg.get('batched_slide', False):
+            return [self.encode_decode(c, metas) for c in crops]
+        sizes = {tuple(c.shape[2:]) for c in crops}
+        if len(sizes) != 1:
+            raise ValueError(f'batched_slide needs equal window sizes, got {sorted(sizes)}')
+        out = self.encode_decode(torch.cat(crops), metas * len(crops))
+        return list(out.split(crops[0].shape[0]))
+
+    def postprocess_result(self, seg_logits: torch.Tensor, batch_img_metas: List[dict],
+                           data_samples: Optional[List] = None) -> List[SegDataSample]:
+        """Crop padding, resize to ``ori_shape``, argmax; fill (or create) SegDataSamples."""
+        data_samples = data_samples or [SegDataSample(metainfo=m) for m in batch_img_metas]
+        for i, (sample, meta) in enumerate(zip(data_samples, batch_img_metas)):
+            h, w = meta.get('img_shape', seg_logits.shape[2:])[:2]
+            logits = seg_logits[i:i + 1, :, :h, :w]
+            logits = resize(logits, meta.get('ori_shape', (h, w))[:2], align_corners=self.align_corners)[0]
+            sample.seg_logits = PixelData(data=logits)
+            sample.pred_sem_seg = PixelData(data=logits.argmax(0, keepdim=True))
+        return data_samples

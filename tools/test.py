@@ -1,0 +1,50 @@
+"""Evaluate a checkpoint: mIoU (19 / 16 / 13) with per-class IoU, prediction images, submission PNGs.
+
+    python tools/test.py CONFIG CKPT --eval mIoU [--show-dir DIR --opacity 1]
+    python tools/test.py CONFIG CKPT --format-only --eval-options imgfile_prefix=DIR [to_label_id=True]
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+from mmseg_procl.apis import test
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a checkpoint.')
+    parser.add_argument('config', help='config file path (a UDA config tests its segmentor)')
+    parser.add_argument('checkpoint', help='checkpoint file (student weights are used)')
+    parser.add_argument('--eval', nargs='+', choices=['mIoU', 'mDice', 'mFscore'],
+                        help='metrics to evaluate, e.g. mIoU')
+    parser.add_argument('--show-dir', help='write colourised predictions here')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of the painted segmentation in (0, 1]')
+    parser.add_argument('--format-only', action='store_true',
+                        help='only write prediction PNGs (for test servers)')
+    parser.add_argument('--eval-options', nargs='+', action=DictAction, default={},
+                        help='imgfile_prefix=DIR (where PNGs go), to_label_id=True|False')
+    parser.add_argument('--work-dir', help='folder for the test log (default: <ckpt dir>/test)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Parse arguments and test."""
+    args = parse_args(argv)
+    try:
+        test(args.config, args.checkpoint, eval_metrics=args.eval, show_dir=args.show_dir,
+             opacity=args.opacity, format_only=args.format_only, eval_options=args.eval_options,
+             work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f'test.py: error: {err}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
