@@ -42,13 +42,20 @@ class PredictionWriterHook(Hook):
         """Create the output folder."""
         os.makedirs(self.out_dir, exist_ok=True)
 
+    @staticmethod
+    def _source_image(img_path: str, data_batch, index: int) -> np.ndarray:
+        """The original image file, or (for in-memory datasets) the network input of the batch."""
+        if osp.isfile(img_path):
+            return read_image_bgr(img_path)
+        return data_batch['inputs'][index].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
+
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Sequence = ()) -> None:
         """Blend and write each prediction of the batch."""
         palette = np.asarray(runner.test_dataloader.dataset.metainfo['palette'], np.uint8)
-        for sample in outputs:
+        for i, sample in enumerate(outputs):
             pred = sample.pred_sem_seg.data[0].cpu().numpy()
-            img = read_image_bgr(sample.img_path)
+            img = self._source_image(sample.img_path, data_batch, i)
             if img.shape[:2] != pred.shape:
                 img = cv2.resize(img, pred.shape[::-1], interpolation=cv2.INTER_LINEAR)
             stem = osp.splitext(osp.basename(sample.img_path))[0]

@@ -53,3 +53,15 @@ class PolyLRWithWarmup(LRSchedulerMixin, _ParamScheduler):
                                   self.warmup_ratio)
         return [poly_value(base, t, self.total_iters, self.power, self.min_lr) * warm
                 for base in self.base_values]
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore the state and re-apply the learning rate of the restored iteration.
+
+        On resume mmengine builds the scheduler (whose first ``step`` writes the iteration-0 value
+        into the optimizer) after loading the optimizer, so the closed-form value of the restored
+        ``last_step`` must be written back.
+        """
+        super().load_state_dict(state_dict)
+        for group, value in zip(self.optimizer.param_groups, self._get_value()):
+            group[self.param_name] = value
+        self._last_value = [group[self.param_name] for group in self.optimizer.param_groups]
