@@ -8,7 +8,10 @@ from .config_utils import default_work_dir, init_cpu_distributed, load_config
 
 
 def amp_optim_wrapper(cfg) -> None:
-    """Switch the optimizer wrapper to bf16 autocast (``AmpOptimWrapper``)."""
+    """Switch the optimizer wrapper to bf16 autocast (``AmpOptimWrapper``, CUDA only)."""
+    import torch
+    if not torch.cuda.is_available():
+        raise ValueError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); none is available here')
     wrapper = cfg.optim_wrapper
     if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
         return
