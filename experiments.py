@@ -28,6 +28,8 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
     4: ('source-only DAFormer MiT-B5, SYNTHIA -> Cityscapes 512, 3 seeds',
         lambda: seed_sweep('source-only_daformer-mitb5_syn2cs',
                            'configs/source_only/source-only_daformer-mitb5_1xb2-40k_syn2cs-512x512.py')),
+    5: ('DACS demo on the synthetic driving scenes, 3 seeds (compare with experiment 1)',
+        lambda: seed_sweep('dacs_synthetic', 'configs/demo/dacs_synthetic.py')),
 }
 
 

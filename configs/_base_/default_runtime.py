@@ -2,7 +2,7 @@
 default_scope = 'mmseg_procl'
 custom_imports = dict(
     imports=['mmseg_procl.datasets', 'mmseg_procl.models', 'mmseg_procl.evaluation',
-             'mmseg_procl.engine'],
+             'mmseg_procl.engine', 'mmseg_procl.uda'],
     allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=True,

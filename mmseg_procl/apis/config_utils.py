@@ -20,6 +20,18 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
     return cfg
 
 
+def compose_uda_model(cfg: Config) -> Config:
+    """Wrap ``model`` in the top-level ``uda`` algorithm dict (DAFormer's config convention).
+
+    A config that defines ``uda = dict(type='DACS', ...)`` trains ``dict(**uda, model=model)``; the
+    plain segmentor stays available as ``model['model']`` for testing.  Composing twice is a no-op.
+    """
+    uda = cfg.get('uda')
+    if uda is not None and 'model' not in cfg.model:
+        cfg.model = dict(uda, model=cfg.model)
+    return cfg
+
+
 def segmentor_config(model_cfg: Dict) -> Dict:
     """The plain segmentor of a model config: ``model_cfg['model']`` for a UDA wrapper, else itself."""
     return model_cfg['model'] if 'model' in model_cfg else model_cfg

@@ -4,7 +4,7 @@ from typing import Dict, Optional
 from mmengine.runner import Runner
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
-from .config_utils import default_work_dir, init_cpu_distributed, load_config
+from .config_utils import compose_uda_model, default_work_dir, init_cpu_distributed, load_config
 
 
 def amp_optim_wrapper(cfg) -> None:
@@ -22,7 +22,7 @@ def amp_optim_wrapper(cfg) -> None:
 def build_train_config(config: str, work_dir: Optional[str] = None, resume=False, amp: bool = False,
                        cfg_options: Optional[Dict] = None, launcher: str = 'none'):
     """Load and complete a training config (work dir, resume, AMP, launcher)."""
-    cfg = load_config(config, cfg_options)
+    cfg = compose_uda_model(load_config(config, cfg_options))
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     if resume:
         cfg.resume = True

@@ -7,6 +7,8 @@ from .dark_zurich import DarkZurichDataset
 from .gta import GTADataset
 from .synthetic_driving import SyntheticDrivingDataset
 from .synthia import SynthiaDataset
+from .uda_dataset import UDADataset
 
 __all__ = ['BaseSegDataset', 'CityscapesDataset', 'GTADataset', 'SynthiaDataset',
            'DarkZurichDataset', 'ACDCDataset', 'SyntheticDrivingDataset']
+__all__ += ['UDADataset']

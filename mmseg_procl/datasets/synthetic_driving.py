@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
+from .base_seg_dataset import build_pipeline
 from .label_tables import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, build_lut, \
     cityscapes_id_to_trainid
 from .synthetic_scenes import check_size, render_scene, scene_seed
@@ -56,7 +57,7 @@ class SyntheticDrivingDataset(BaseDataset):
         lut = build_lut(cityscapes_id_to_trainid())
         lut[lut == IGNORE_INDEX] = ignore_index
         self.label_lut = lut
-        super().__init__(metainfo=metainfo, pipeline=list(pipeline), test_mode=test_mode,
+        super().__init__(metainfo=metainfo, pipeline=build_pipeline(pipeline), test_mode=test_mode,
                          lazy_init=lazy_init, serialize_data=False)
 
     def load_data_list(self) -> List[dict]:

@@ -2,5 +2,7 @@
 from . import backbones, decode_heads, losses, segmentors  # noqa: F401
 from .data_preprocessor import SegDataPreProcessor
 from .segmentors import EncoderDecoder
+from .uda_data_preprocessor import UDADataPreProcessor
 
 __all__ = ['SegDataPreProcessor', 'EncoderDecoder']
+__all__ += ['UDADataPreProcessor']

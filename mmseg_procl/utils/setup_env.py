@@ -8,5 +8,6 @@ def register_all_modules(init_default_scope_: bool = True) -> None:
     import mmseg_procl.engine  # noqa: F401
     import mmseg_procl.evaluation  # noqa: F401
     import mmseg_procl.models  # noqa: F401
+    import mmseg_procl.uda  # noqa: F401
     if init_default_scope_:
         init_default_scope('mmseg_procl')

@@ -6,7 +6,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmseg_procl.registry import MODELS, TRANSFORMS
+from mmseg_procl.apis.config_utils import compose_uda_model
+from mmseg_procl.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg_procl.utils import register_all_modules
 
 register_all_modules()
@@ -17,22 +18,29 @@ PARAMS = {'dlv2red-r101': 43_219_846, 'daformer-mitb5': 85_155_283}
 
 
 def strip_weights(cfg):
-    cfg.model.backbone.pop('init_cfg', None)
-    cfg.model.backbone.pop('pretrained', None)
+    segmentor = cfg.model.get('model', cfg.model)
+    segmentor.backbone.pop('init_cfg', None)
+    segmentor.backbone.pop('pretrained', None)
+    for objective in cfg.model.get('objectives', []):
+        objective.get('backbone', {}).pop('init_cfg', None)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[os.path.relpath(p, REPO) for p in CONFIGS])
 def test_config_builds(path):
-    cfg = Config.fromfile(path)
+    cfg = compose_uda_model(Config.fromfile(path))
     strip_weights(cfg)
     with torch.device('meta'):
         model = MODELS.build(cfg.model)
+    segmentor = getattr(model, 'model', model)       # the student of a UDA algorithm
     for key, count in PARAMS.items():
         if key in os.path.basename(path):
-            assert sum(p.numel() for p in model.parameters()) == count
-    loaders = [cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader]
-    for loader in loaders:
-        for t in loader.dataset.pipeline:
+            assert sum(p.numel() for p in segmentor.parameters()) == count
+    datasets = [cfg.val_dataloader.dataset, cfg.test_dataloader.dataset]
+    train = cfg.train_dataloader.dataset
+    datasets += [train.source, train.target] if train.type == 'UDADataset' else [train]
+    for dataset in datasets:
+        assert DATASETS.get(dataset.type) is not None
+        for t in dataset.pipeline:
             TRANSFORMS.build(t)
     assert cfg.default_scope == 'mmseg_procl'
 

@@ -103,10 +103,10 @@ class EncoderDecoder(BaseModel):
         """Decode-head (``decode.*``) and auxiliary-head (``aux[_i].*``) losses."""
         feats = self.extract_feat(inputs)
         losses = add_prefix(self.decode_head.loss(feats, data_samples, self.train_cfg), 'decode')
-        losses.update(self._auxiliary_losses(feats, data_samples))
+        losses.update(self.auxiliary_losses(feats, data_samples))
         return losses
 
-    def _auxiliary_losses(self, feats: List[torch.Tensor], data_samples: List) -> Dict:
+    def auxiliary_losses(self, feats: List[torch.Tensor], data_samples: List) -> Dict:
         """Losses of auxiliary heads that define ``loss`` (embedding heads do not)."""
         heads = [] if self.auxiliary_head is None else (
             list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList)

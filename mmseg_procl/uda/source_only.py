@@ -1,0 +1,118 @@
+"""SourceOnly: supervised training on the source branch of UDA batches (the lower bound of UDA).
+
+Also the base of the self-training algorithms: it owns the student segmentor (state-dict prefix
+``model.``, as in the DAFormer family, METHODS.md 4.1), the objectives and the stage machinery;
+validation and testing run the student.
+
+Call graph::
+
+    train_step -> data_preprocessor (source / target branches)
+               -> source_stage -> supervised_stage (features, CE, objectives, backward)
+               -> step_optimizer
+    val_step / test_step -> forward(mode='predict') -> student.predict
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
+from mmengine.structures import PixelData
+from torch import nn
+
+from mmseg_procl.registry import MODELS
+from mmseg_procl.structures import SegDataSample
+from .stage_context import StageContext
+
+
+def prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    """``{k: v}`` -> ``{'<prefix>.k': v}``."""
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+
+def labelled_samples(labels: torch.Tensor, weights: Optional[torch.Tensor],
+                     metas: Sequence[dict]) -> List[SegDataSample]:
+    """SegDataSamples carrying (B, H, W) labels and optional per-pixel weights."""
+    samples = []
+    for i, meta in enumerate(metas):
+        sample = SegDataSample(metainfo=meta, gt_sem_seg=PixelData(data=labels[i:i + 1]))
+        if weights is not None:
+            sample.seg_weight = PixelData(data=weights[i:i + 1])
+        samples.append(sample)
+    return samples
+
+
+@MODELS.register_module()
+class SourceOnly(BaseModel):
+    """Train the student on source images only; evaluate the student."""
+
+    def __init__(self, model: dict, objectives: Sequence[dict] = (),
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='UDADataPreProcessor',
+                                     data_preprocessor=model.get('data_preprocessor'))
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.model = MODELS.build(model)
+        self.objectives = nn.ModuleList(self._build_objective(o, model) for o in objectives)
+        self.local_iter = 0
+
+    @staticmethod
+    def _build_objective(cfg: dict, model: dict) -> nn.Module:
+        """Build one objective; objectives that need a backbone config get the student's."""
+        cfg = dict(cfg)
+        if cfg.get('type') == 'ImageNetFeatureDistance' and 'backbone' not in cfg:
+            cfg['backbone'] = model['backbone']
+        return MODELS.build(cfg)
+
+    def get_extra_state(self) -> dict:
+        """The iteration counter, saved with the weights (exact resume)."""
+        return {'local_iter': self.local_iter}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Restore the iteration counter."""
+        self.local_iter = int(state['local_iter'])
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        """Student forward (``predict`` for evaluation)."""
+        return self.model(inputs, data_samples, mode)
+
+    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """One iteration: source stage, optimizer step."""
+        data = self.data_preprocessor(data, True)
+        optim_wrapper.zero_grad()
+        log_vars = self.source_stage(data['source'], optim_wrapper)
+        return self.step_optimizer(optim_wrapper, log_vars)
+
+    def step_optimizer(self, optim_wrapper: OptimWrapper, log_vars: Dict) -> Dict[str, torch.Tensor]:
+        """Optimizer step after all backward passes; advance the iteration counter."""
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        self.local_iter += 1
+        return log_vars
+
+    def source_stage(self, batch: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """Supervised CE (+ objectives) on clean source images, then backward."""
+        labels = torch.stack([s.gt_sem_seg.data[0] for s in batch['data_samples']]).long()
+        losses, _ = self.supervised_stage('source', batch['inputs'], batch['data_samples'], labels,
+                                          None, optim_wrapper)
+        return prefixed(losses, 'src')
+
+    def supervised_stage(self, stage: str, inputs: torch.Tensor, data_samples: list,
+                         labels: torch.Tensor, weights: Optional[torch.Tensor],
+                         optim_wrapper: OptimWrapper, extras: Optional[dict] = None
+                         ) -> Tuple[Dict[str, torch.Tensor], StageContext]:
+        """Student forward, decode / auxiliary losses and objectives of ``stage``; one backward."""
+        samples = labelled_samples(labels, weights, [s.metainfo for s in data_samples])
+        with optim_wrapper.optim_context(self):
+            feats = self.model.extract_feat(inputs)
+            logits = self.model.decode_head.forward(feats)
+            losses = prefixed(self.model.decode_head.loss_by_feat(logits, samples), 'decode')
+            losses.update(self.model.auxiliary_losses(feats, samples))
+            ctx = StageContext(stage, inputs, samples, feats, logits, labels, weights,
+                               self.local_iter, extras or {})
+            for objective in self.objectives:
+                if objective.acts_in(stage):
+                    losses.update(objective(ctx))
+        loss, log_vars = self.parse_losses(losses)
+        optim_wrapper.backward(loss)
+        return {k: v.detach() for k, v in log_vars.items()}, ctx

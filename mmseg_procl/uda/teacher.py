@@ -1,0 +1,52 @@
+"""EMA teacher of mean-teacher self-training (DACS / DAFormer, METHODS.md 1.5 step 1 and 5.3).
+
+``alpha_t = min(1 - 1 / (t + 1), alpha)``; at ``t == 0`` the teacher's parameters are copied from the
+student, afterwards ``theta_T <- alpha_t * theta_T + (1 - alpha_t) * theta_S``.  Only parameters are
+averaged: the teacher keeps (and updates, since it runs in train mode) its own BatchNorm buffers.
+For pseudo-labelling only Dropout and DropPath are switched to eval.  Reference: DAFormer (Hoyer et
+al., CVPR 2022), github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``.
+"""
+from typing import Iterable
+
+import torch
+from timm.layers import DropPath
+from torch import nn
+
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, DropPath)
+
+
+def ema_alpha(iteration: int, alpha: float) -> float:
+    """The EMA weight ``min(1 - 1 / (t + 1), alpha)`` of iteration ``t``."""
+    return min(1.0 - 1.0 / (iteration + 1), alpha)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Detach every parameter of ``module`` from autograd."""
+    for param in module.parameters():
+        param.requires_grad_(False)
+    return module
+
+
+@torch.no_grad()
+def copy_parameters(teacher: nn.Module, student: nn.Module) -> None:
+    """teacher parameters <- student parameters (buffers untouched)."""
+    torch._foreach_copy_(list(teacher.parameters()), list(student.parameters()))
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, alpha: float) -> None:
+    """teacher parameters <- alpha * teacher + (1 - alpha) * student (buffers untouched)."""
+    t_params = list(teacher.parameters())
+    torch._foreach_mul_(t_params, alpha)
+    torch._foreach_add_(t_params, [p.detach() for p in student.parameters()], alpha=1.0 - alpha)
+
+
+def dropout_modules(module: nn.Module) -> Iterable[nn.Module]:
+    """All Dropout / DropPath modules below ``module``."""
+    return (m for m in module.modules() if isinstance(m, DROPOUT_TYPES))
+
+
+def disable_dropout(module: nn.Module) -> None:
+    """Put Dropout and DropPath in eval mode; everything else keeps its mode (BN stays in train)."""
+    for m in dropout_modules(module):
+        m.eval()
