@@ -22,5 +22,6 @@ custom_hooks = [
     dict(type='RandomStateHook'),            # RNG states in checkpoints: exact resume
     dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load with torch.load(weights_only=True)
     dict(type='ProgressBarHook'),            # tqdm bar with ETA over val / test
+    dict(type='UDADebugHook', interval=1000),  # UDA algorithms: image panels of one step (work_dir/debug)
 ]
 randomness = dict(seed=0, deterministic=False)

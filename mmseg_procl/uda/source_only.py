@@ -47,9 +47,10 @@ class SourceOnly(BaseModel):
 
     def __init__(self, model: dict, objectives: Sequence[dict] = (),
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
+        if data_preprocessor is None or data_preprocessor.get('type') != 'UDADataPreProcessor':
+            # the Runner may inject the top-level `data_preprocessor` of a model base config
             data_preprocessor = dict(type='UDADataPreProcessor',
-                                     data_preprocessor=model.get('data_preprocessor'))
+                                     data_preprocessor=data_preprocessor or model.get('data_preprocessor'))
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.model = MODELS.build(model)
         self.objectives = nn.ModuleList(self._build_objective(o, model) for o in objectives)

@@ -11,9 +11,3 @@ uda = dict(
     color_jitter_strength=0.2,       # s: kornia-0.5 ColorJitter(s, s, s, s)
     color_jitter_probability=0.2,    # jitter when U(0,1) > p
     objectives=[])
-custom_hooks = [
-    dict(type='RandomStateHook'),
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='ProgressBarHook'),
-    dict(type='UDADebugHook', interval=1000),   # source / target / mixed panels every 1000 iterations
-]

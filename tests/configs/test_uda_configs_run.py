@@ -1,0 +1,82 @@
+"""Every DACS / DAFormer config trains 2 iterations at tiny scale on a synthetic tree in the real layouts.
+
+The configs keep their algorithm, objectives (FD), segmentor and RCS; only the data roots, image
+scales, crop sizes and RCS pixel threshold are shrunk, and pretrained weights are stripped.
+"""
+import glob
+import os
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmseg_procl.apis.config_utils import compose_uda_model
+from mmseg_procl.datasets.conversion import convert_cityscapes, convert_gta
+from mmseg_procl.datasets.synthetic_export import export_synthetic
+from mmseg_procl.utils import register_all_modules
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', 'dacs', '*gta2cs*.py')) +
+                 glob.glob(os.path.join(REPO, 'configs', 'daformer', '*gta2cs*.py')))
+
+
+@pytest.fixture(scope='module')
+def trees(tmp_path_factory):
+    root = tmp_path_factory.mktemp('trees')
+    export_synthetic(str(root / 'gta'), 'source', 4, (64, 32), 0)
+    export_synthetic(str(root / 'cityscapes'), 'target', 4, (64, 32), 1, val_fraction=0.25)
+    convert_gta(str(root / 'gta'))
+    convert_cityscapes(str(root / 'cityscapes'))
+    return root
+
+
+def shrink_pipeline(pipeline):
+    for t in pipeline:
+        if t['type'] == 'Resize':
+            t['scale'] = (64, 32)
+        if t['type'] == 'RandomCrop':
+            t['crop_size'] = (32, 32)
+
+
+def tiny(cfg, trees, work_dir):
+    cfg = compose_uda_model(cfg)
+    cfg.model.model.backbone.pop('init_cfg', None)
+    cfg.model.model.data_preprocessor.size = (32, 32)
+    for objective in cfg.model.objectives:
+        objective.get('backbone', {}).pop('init_cfg', None)
+    uda = cfg.train_dataloader.dataset
+    uda.source.data_root, uda.target.data_root = str(trees / 'gta'), str(trees / 'cityscapes')
+    cfg.val_dataloader.dataset.data_root = str(trees / 'cityscapes')
+    cfg.test_dataloader = cfg.val_dataloader
+    for dataset in (uda.source, uda.target, cfg.val_dataloader.dataset):
+        shrink_pipeline(dataset.pipeline)
+    if uda.get('rare_class_sampling'):
+        uda.rare_class_sampling.min_pixels = 10
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.val_dataloader.num_workers = 0
+    cfg.val_dataloader.persistent_workers = False
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
+    cfg.default_hooks.checkpoint.interval = 100
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[os.path.basename(p) for p in CONFIGS])
+def test_two_iterations(path, trees, tmp_path):
+    register_all_modules()
+    runner = Runner.from_cfg(tiny(Config.fromfile(path), trees, tmp_path))
+    runner.train()
+    scalars = runner.message_hub.log_scalars
+    assert runner.iter == 2 and runner.model.local_iter == 2
+    for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
+        assert 0 < scalars[key].current() < 10
+    if 'daformer' in os.path.basename(path):
+        fd = scalars['train/src.loss_imnet_feat_dist'].current()
+        assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
+
+
+def test_all_uda_configs_are_covered():
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', 'dacs', '*.py')) +
+             glob.glob(os.path.join(REPO, 'configs', 'daformer', '*.py'))}
+    assert len(names) == 6 and {os.path.basename(p) for p in CONFIGS} <= names
