@@ -6,18 +6,57 @@ scales, crop sizes and RCS pixel threshold are shrunk, and pretrained weights ar
 import glob
 import os
 
+import cv2
+import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmseg_procl.apis.config_utils import compose_uda_model
-from mmseg_procl.datasets.conversion import convert_cityscapes, convert_gta
+from mmseg_procl.datasets.conversion import convert_cityscapes, convert_gta, convert_synthia
+from mmseg_procl.datasets.label_tables import SYNTHIA_ID_TO_TRAINID, build_lut, cityscapes_id_to_trainid
 from mmseg_procl.datasets.synthetic_export import export_synthetic
+from mmseg_procl.datasets.synthetic_scenes import render_scene
 from mmseg_procl.utils import register_all_modules
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', 'dacs', '*gta2cs*.py')) +
-                 glob.glob(os.path.join(REPO, 'configs', 'daformer', '*gta2cs*.py')))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', 'dacs', '*.py')) +
+                 glob.glob(os.path.join(REPO, 'configs', 'daformer', '*.py')))
+ROOTS = {'GTADataset': 'gta', 'SynthiaDataset': 'synthia', 'CityscapesDataset': 'cityscapes',
+         'DarkZurichDataset': 'dark_zurich'}
+
+
+def write_synthia_tree(root, num):
+    """SYNTHIA-RAND-CITYSCAPES layout: RGB/*.png, 16-bit GT/LABELS/*.png with the id in red."""
+    to_synthia = np.zeros(256, np.uint16)                  # train id -> SYNTHIA id (255 -> 0 void)
+    for sid, tid in SYNTHIA_ID_TO_TRAINID.items():
+        to_synthia[tid] = sid
+    lut = build_lut(cityscapes_id_to_trainid())
+    os.makedirs(root / 'RGB'), os.makedirs(root / 'GT' / 'LABELS')
+    for i in range(num):
+        img, ids = render_scene('source', 100 + i, (64, 32))
+        gt = np.zeros(ids.shape + (3,), np.uint16)
+        gt[..., 2] = to_synthia[lut[ids]]
+        gt[..., 0] = 7                                      # instance channel junk
+        cv2.imwrite(str(root / 'RGB' / f'{i:07d}.png'), img)
+        cv2.imwrite(str(root / 'GT' / 'LABELS' / f'{i:07d}.png'), gt)
+
+
+def write_dark_zurich_tree(root, num):
+    """Dark Zurich layout: unlabelled train/night images, labelled val/night images."""
+    lut = build_lut(cityscapes_id_to_trainid())
+    for split in ('train', 'val'):
+        img_dir = root / 'rgb_anon' / split / 'night' / 'GOPR0001'
+        os.makedirs(img_dir)
+        if split == 'val':
+            os.makedirs(root / 'gt' / split / 'night' / 'GOPR0001')
+        for i in range(num):
+            img, ids = render_scene('target', 200 + i, (64, 32))
+            stem = f'GOPR0001_frame_{i:06d}'
+            cv2.imwrite(str(img_dir / f'{stem}_rgb_anon.png'), img)
+            if split == 'val':
+                cv2.imwrite(str(root / 'gt' / split / 'night' / 'GOPR0001' /
+                                f'{stem}_gt_labelTrainIds.png'), lut[ids])
 
 
 @pytest.fixture(scope='module')
@@ -25,8 +64,11 @@ def trees(tmp_path_factory):
     root = tmp_path_factory.mktemp('trees')
     export_synthetic(str(root / 'gta'), 'source', 4, (64, 32), 0)
     export_synthetic(str(root / 'cityscapes'), 'target', 4, (64, 32), 1, val_fraction=0.25)
+    write_synthia_tree(root / 'synthia', 4)
+    write_dark_zurich_tree(root / 'dark_zurich', 2)
     convert_gta(str(root / 'gta'))
     convert_cityscapes(str(root / 'cityscapes'))
+    convert_synthia(str(root / 'synthia'))
     return root
 
 
@@ -45,13 +87,12 @@ def tiny(cfg, trees, work_dir):
     for objective in cfg.model.objectives:
         objective.get('backbone', {}).pop('init_cfg', None)
     uda = cfg.train_dataloader.dataset
-    uda.source.data_root, uda.target.data_root = str(trees / 'gta'), str(trees / 'cityscapes')
-    cfg.val_dataloader.dataset.data_root = str(trees / 'cityscapes')
     cfg.test_dataloader = cfg.val_dataloader
     for dataset in (uda.source, uda.target, cfg.val_dataloader.dataset):
+        dataset.data_root = str(trees / ROOTS[dataset.type])
         shrink_pipeline(dataset.pipeline)
     if uda.get('rare_class_sampling'):
-        uda.rare_class_sampling.min_pixels = 10
+        uda.rare_class_sampling.min_pixels = 0     # tiny images: every file holding a class qualifies
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     cfg.val_dataloader.num_workers = 0

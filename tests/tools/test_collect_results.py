@@ -1,0 +1,35 @@
+"""tools/analysis/collect_results.py: last validation metric per run, mean and std per config."""
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def fake_run(root, name, config, seed, values):
+    run = root / name
+    (run / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    (run / f'{config}.py').write_text(f'randomness = dict(seed={seed})\n')
+    lines = [json.dumps({'loss': 1.0, 'iter': 1})] + [json.dumps({'mIoU': v, 'step': 800}) for v in values]
+    (run / '20260101_000000' / 'vis_data' / 'scalars.json').write_text('\n'.join(lines) + '\n')
+    return str(run)
+
+
+def test_aggregates_last_value_per_run(tmp_path):
+    runs = [fake_run(tmp_path, 'a', 'dacs', 0, [5.0, 20.0]), fake_run(tmp_path, 'b', 'dacs', 1, [24.0]),
+            fake_run(tmp_path, 'c', 'so', 0, [9.0])]
+    out = subprocess.run([sys.executable, 'tools/analysis/collect_results.py', *runs], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout[out.stdout.index('{'):])['summary']
+    assert summary['dacs']['values'] == {'0': 20.0, '1': 24.0}
+    assert summary['dacs']['mean'] == 22.0 and summary['dacs']['std'] == 2.0
+    assert summary['so'] == {'values': {'0': 9.0}, 'step': 800, 'mean': 9.0, 'std': 0.0}
+
+
+def test_run_without_metrics_is_named(tmp_path):
+    run = fake_run(tmp_path, 'x', 'dacs', 0, [])
+    out = subprocess.run([sys.executable, 'tools/analysis/collect_results.py', run], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "no validation entry with 'mIoU'" in out.stderr and run in out.stderr
