@@ -33,6 +33,8 @@ def build_train_config(config: str, work_dir: Optional[str] = None, resume=False
     wrapper = init_cpu_distributed(launcher)
     if wrapper is not None:
         cfg.model_wrapper_cfg = wrapper
+    if launcher != 'none' and cfg.get('uda') is not None:
+        cfg.model_wrapper_cfg = dict(type='mmseg_procl.UDADataParallel')  # multi-stage train_step
     return cfg
 
 

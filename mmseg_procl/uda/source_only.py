@@ -14,6 +14,7 @@ Call graph::
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
@@ -55,22 +56,27 @@ class SourceOnly(BaseModel):
         self.model = MODELS.build(model)
         self.objectives = nn.ModuleList(self._build_objective(o, model) for o in objectives)
         self.local_iter = 0
+        # tensor mirror of local_iter: saved with the weights (exact resume) without a host read
+        self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
 
     @staticmethod
     def _build_objective(cfg: dict, model: dict) -> nn.Module:
-        """Build one objective; objectives that need a backbone config get the student's."""
+        """Build one objective; one that declares ``uses_student_backbone`` gets the student's config."""
         cfg = dict(cfg)
-        if cfg.get('type') == 'ImageNetFeatureDistance' and 'backbone' not in cfg:
-            cfg['backbone'] = model['backbone']
+        if getattr(MODELS.get(cfg['type']), 'uses_student_backbone', False):
+            cfg.setdefault('backbone', model['backbone'])
         return MODELS.build(cfg)
 
-    def get_extra_state(self) -> dict:
-        """The iteration counter, saved with the weights (exact resume)."""
-        return {'local_iter': self.local_iter}
+    def set_iteration(self, iteration: int) -> None:
+        """Set the iteration counter (and its saved tensor mirror)."""
+        self.local_iter = int(iteration)
+        self.iteration.fill_(self.local_iter)
 
-    def set_extra_state(self, state: dict) -> None:
-        """Restore the iteration counter."""
-        self.local_iter = int(state['local_iter'])
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Load as usual, then read the iteration counter back (one host read, at load time)."""
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + 'iteration' in state_dict:
+            self.local_iter = int(state_dict[prefix + 'iteration'])
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):
@@ -84,11 +90,23 @@ class SourceOnly(BaseModel):
         log_vars = self.source_stage(data['source'], optim_wrapper)
         return self.step_optimizer(optim_wrapper, log_vars)
 
+    def sync_gradients(self) -> None:
+        """Average the gradients of all ranks (multi-process training with ``UDADataParallel``)."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        flat = torch._utils._flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= dist.get_world_size()
+        for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            grad.copy_(synced)
+
     def step_optimizer(self, optim_wrapper: OptimWrapper, log_vars: Dict) -> Dict[str, torch.Tensor]:
-        """Optimizer step after all backward passes; advance the iteration counter."""
+        """Average gradients across ranks, optimizer step, advance the iteration counter."""
+        self.sync_gradients()
         optim_wrapper.step()
         optim_wrapper.zero_grad()
-        self.local_iter += 1
+        self.set_iteration(self.local_iter + 1)
         return log_vars
 
     def source_stage(self, batch: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:

@@ -52,7 +52,7 @@ def test_losses_panels_and_checkpoint(full_run):
     assert sorted(os.listdir(work_dir / 'debug')) == ['iter_000002.png', 'iter_000004.png']
     ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu', weights_only=True)
     state = ckpt['state_dict']
-    assert state['_extra_state'] == {'local_iter': 4}
+    assert state['iteration'].item() == 4
     student = {k[6:]: v for k, v in state.items() if k.startswith('model.')}
     teacher = {k[10:]: v for k, v in state.items() if k.startswith('ema_model.')}
     assert student.keys() == teacher.keys() and len(student) > 50
@@ -79,12 +79,13 @@ def test_teacher_is_not_reinitialised_after_resume():
     with torch.no_grad():
         for p in dacs.ema_model.parameters():
             p.zero_()
-    dacs.set_extra_state({'local_iter': 3})                        # as after loading iter_3
+    dacs.load_state_dict(dict(dacs.state_dict(), iteration=torch.tensor(3)))   # as after iter_3
+    assert dacs.local_iter == 3
     dacs.update_teacher()
     alpha = min(1 - 1 / 4, cfg.model.alpha)
     for t, s in zip(dacs.ema_model.parameters(), dacs.model.parameters()):
         torch.testing.assert_close(t, (1 - alpha) * s)
-    dacs.set_extra_state({'local_iter': 0})
+    dacs.set_iteration(0)
     dacs.update_teacher()
     assert all(torch.equal(t, s) for t, s in zip(dacs.ema_model.parameters(), dacs.model.parameters()))
 
@@ -97,3 +98,16 @@ def test_test_tool_evaluates_the_student_of_a_dacs_checkpoint(full_run, tmp_path
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
     assert 'student (model.*) of a UDA checkpoint' in text and 'missing keys: 0' in text
+
+
+def test_two_rank_cpu_dacs(tmp_path):
+    out = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                          '--master_port', '29521', 'tools/train.py', TINY, '--launcher', 'pytorch',
+                          '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=2',
+                          'train_cfg.val_interval=2'], cwd=REPO, capture_output=True, text=True,
+                         env=ENV, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert 'Distributed training: True' in out.stdout + out.stderr
+    ckpt = torch.load(tmp_path / 'iter_2.pth', map_location='cpu', weights_only=True)
+    assert len(ckpt['rng_states']) == 2 and ckpt['state_dict']['iteration'].item() == 2
+    assert any(k.startswith('ema_model.') for k in ckpt['state_dict'])

@@ -39,3 +39,27 @@ def test_disable_dropout_keeps_batchnorm_training():
     model = net().train()
     disable_dropout(model)
     assert model[1].training and not model[2].training and not model[3].training
+
+
+def test_sync_gradients_averages_across_ranks(tmp_path):
+    """Two gloo ranks with different gradients end with their mean (UDADataParallel training)."""
+    import subprocess
+    import sys
+    script = tmp_path / 'sync.py'
+    script.write_text('''
+import torch, torch.distributed as dist
+from mmseg_procl.uda.source_only import SourceOnly
+dist.init_process_group('gloo')
+rank = dist.get_rank()
+holder = torch.nn.Module.__new__(SourceOnly)
+torch.nn.Module.__init__(holder)
+holder.w = torch.nn.Parameter(torch.zeros(3))
+holder.w.grad = torch.full((3,), float(rank + 1))
+SourceOnly.sync_gradients(holder)
+assert holder.w.grad.tolist() == [1.5, 1.5, 1.5], holder.w.grad
+dist.destroy_process_group()
+''')
+    out = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                          '--master_port', '29523', str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]

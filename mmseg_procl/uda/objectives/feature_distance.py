@@ -45,6 +45,8 @@ def masked_feature_distance(f1: torch.Tensor, f2: torch.Tensor, mask: torch.Tens
 class ImageNetFeatureDistance(BaseObjective):
     """DAFormer's FD regulariser on the last backbone stage (source stage)."""
 
+    uses_student_backbone = True   # the algorithm passes the student's backbone config
+
     def __init__(self, backbone: dict, lambda_fd: float = 0.005,
                  classes: Sequence[int] = THING_CLASSES, scale_min_ratio: float = 0.75,
                  num_classes: int = 19, ignore_index: int = 255,
