@@ -1,9 +1,9 @@
 """Config helpers shared by the train / test entry points."""
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
-from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the CLIs)
+from mmengine.config import Config
 
 
 def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
@@ -61,8 +61,3 @@ def init_cpu_distributed(launcher: str) -> Optional[Dict]:
         dist.init_process_group(backend='gloo')
     return dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
 
-
-def strip_overrides(cfg: Config, keys: Sequence[str]) -> None:
-    """Remove top-level keys (e.g. a stale ``work_dir``) from a config in place."""
-    for key in keys:
-        cfg.pop(key, None)

@@ -90,6 +90,10 @@ def test_format_only_writes_trainid_pngs(full_run, tmp_path):
     run([sys.executable, 'tools/test.py', TINY, str(work_dir / 'iter_4.pth'), '--format-only',
          '--eval-options', f'imgfile_prefix={out_dir}', '--work-dir', str(tmp_path / 't')])
     assert sorted(os.listdir(out_dir)) == ['00000.png', '00001.png', '00002.png']
+    import numpy as np
+    from PIL import Image
+    pred = np.array(Image.open(out_dir / '00000.png'))
+    assert pred.shape == (32, 64) and pred.dtype == np.uint8 and pred.max() < 19   # trainIds, full size
 
 
 def test_tools_report_bad_input(tmp_path):

@@ -14,8 +14,7 @@ from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
 from mmseg_procl.registry import PARAM_SCHEDULERS
 
 
-def poly_warmup_factor(t: int, total: int, power: float, warmup_iters: int,
-                       warmup_ratio: float) -> float:
+def poly_warmup_factor(t: int, warmup_iters: int, warmup_ratio: float) -> float:
     """Warmup multiplier at iteration ``t`` (1 after warmup)."""
     if warmup_iters <= 0 or t >= warmup_iters:
         return 1.0
@@ -49,8 +48,7 @@ class PolyLRWithWarmup(LRSchedulerMixin, _ParamScheduler):
     def _get_value(self) -> List[float]:
         """Closed-form learning rate of every parameter group at ``self.last_step``."""
         t = self.last_step
-        warm = poly_warmup_factor(t, self.total_iters, self.power, self.warmup_iters,
-                                  self.warmup_ratio)
+        warm = poly_warmup_factor(t, self.warmup_iters, self.warmup_ratio)
         return [poly_value(base, t, self.total_iters, self.power, self.min_lr) * warm
                 for base in self.base_values]
 
