@@ -30,6 +30,8 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
                            'configs/source_only/source-only_daformer-mitb5_1xb2-40k_syn2cs-512x512.py')),
     5: ('DACS demo on the synthetic driving scenes, 3 seeds (compare with experiment 1)',
         lambda: seed_sweep('dacs_synthetic', 'configs/demo/dacs_synthetic.py')),
+    6: ('CLIP-ProCL demo on the synthetic driving scenes, 3 seeds (compare with experiments 1, 5)',
+        lambda: seed_sweep('clip_procl_synthetic', 'configs/demo/clip_procl_synthetic.py')),
 }
 
 

@@ -7,7 +7,7 @@ _base_ = [
 ]
 img_size = (256, 128)          # (W, H) of the rendered scenes
 crop_size = (128, 256)         # (H, W) batches are padded to
-max_iters = 800
+max_iters = 400
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',

@@ -1,5 +1,5 @@
-"""UDA algorithms (what the Runner trains): SourceOnly, DACS, and their objectives."""
-from . import objectives  # noqa: F401
+"""UDA algorithms (what the Runner trains): SourceOnly, DACS, their objectives and prototype sources."""
+from . import objectives, prototypes  # noqa: F401
 from .dacs import DACS
 from .source_only import SourceOnly
 

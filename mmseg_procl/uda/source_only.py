@@ -123,12 +123,12 @@ class SourceOnly(BaseModel):
         """Student forward, decode / auxiliary losses and objectives of ``stage``; one backward."""
         samples = labelled_samples(labels, weights, [s.metainfo for s in data_samples])
         with optim_wrapper.optim_context(self):
-            feats = self.model.extract_feat(inputs)
+            feats, model_extras = self.model.extract_feat_with_extras(inputs)
             logits = self.model.decode_head.forward(feats)
             losses = prefixed(self.model.decode_head.loss_by_feat(logits, samples), 'decode')
             losses.update(self.model.auxiliary_losses(feats, samples))
             ctx = StageContext(stage, inputs, samples, feats, logits, labels, weights,
-                               self.local_iter, extras or {})
+                               self.local_iter, {**model_extras, **(extras or {})}, self.model)
             for objective in self.objectives:
                 if objective.acts_in(stage):
                     losses.update(objective(ctx))

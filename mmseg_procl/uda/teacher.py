@@ -2,9 +2,10 @@
 
 ``alpha_t = min(1 - 1 / (t + 1), alpha)``; at ``t == 0`` the teacher's parameters are copied from the
 student, afterwards ``theta_T <- alpha_t * theta_T + (1 - alpha_t) * theta_S``.  Only parameters are
-averaged: the teacher keeps (and updates, since it runs in train mode) its own BatchNorm buffers.
-For pseudo-labelling only Dropout and DropPath are switched to eval.  Reference: DAFormer (Hoyer et
-al., CVPR 2022), github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``.
+averaged (those frozen in the student are only copied): the teacher keeps (and updates, since it
+runs in train mode) its own BatchNorm buffers.  For pseudo-labelling only Dropout and DropPath are
+switched to eval.  Reference: DAFormer (Hoyer et al., CVPR 2022), github.com/lhoyer/DAFormer
+``mmseg/models/uda/dacs.py``.
 """
 from typing import Iterable
 
@@ -35,10 +36,17 @@ def copy_parameters(teacher: nn.Module, student: nn.Module) -> None:
 
 @torch.no_grad()
 def ema_update(teacher: nn.Module, student: nn.Module, alpha: float) -> None:
-    """teacher parameters <- alpha * teacher + (1 - alpha) * student (buffers untouched)."""
-    t_params = list(teacher.parameters())
+    """teacher parameters <- alpha * teacher + (1 - alpha) * student (buffers untouched).
+
+    Parameters frozen in the student (CLIP towers) are skipped: they equal the teacher's copy made
+    at t = 0, so their average is themselves (up to float rounding, which the reference accrues).
+    """
+    pairs = [(t, s) for t, s in zip(teacher.parameters(), student.parameters()) if s.requires_grad]
+    if not pairs:
+        return
+    t_params = [t for t, _ in pairs]
     torch._foreach_mul_(t_params, alpha)
-    torch._foreach_add_(t_params, [p.detach() for p in student.parameters()], alpha=1.0 - alpha)
+    torch._foreach_add_(t_params, [s.detach() for _, s in pairs], alpha=1.0 - alpha)
 
 
 def dropout_modules(module: nn.Module) -> Iterable[nn.Module]:

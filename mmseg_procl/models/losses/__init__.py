@@ -1,5 +1,6 @@
 """Losses (pure functions + thin registered modules)."""
 from .cross_entropy import pixel_cross_entropy
 from .cross_entropy_loss import CrossEntropyLoss
+from .prototype_contrast import prototype_cross_entropy
 
-__all__ = ['pixel_cross_entropy', 'CrossEntropyLoss']
+__all__ = ['pixel_cross_entropy', 'CrossEntropyLoss', 'prototype_cross_entropy']

@@ -1,4 +1,5 @@
 """Segmentors."""
+from .clip_encoder_decoder import CLIPEncoderDecoder
 from .encoder_decoder import EncoderDecoder
 
-__all__ = ['EncoderDecoder']
+__all__ = ['EncoderDecoder', 'CLIPEncoderDecoder']

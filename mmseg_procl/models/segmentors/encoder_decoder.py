@@ -16,7 +16,7 @@ Call graph::
                                        -> postprocess_result
     forward(mode='tensor')  -> extract_feat -> decode_head.forward
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -83,6 +83,11 @@ class EncoderDecoder(BaseModel):
     def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Backbone feature maps."""
         return self.backbone(inputs)
+
+    def extract_feat_with_extras(self, inputs: torch.Tensor
+                                 ) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor]]:
+        """Backbone maps and segmentor-specific training tensors (none for the plain segmentor)."""
+        return self.extract_feat(inputs), {}
 
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
         """Logits resized to the input size."""

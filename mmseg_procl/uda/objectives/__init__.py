@@ -1,5 +1,9 @@
 """Objectives: extra loss terms that act in the stages of a UDA algorithm."""
 from .base_objective import BaseObjective
+from .clip_feature_distillation import CLIPFeatureDistillation
 from .feature_distance import ImageNetFeatureDistance, downscale_label_ratio
+from .prompt_learning import PromptLearning
+from .prototype_contrast import PrototypeContrast
 
-__all__ = ['BaseObjective', 'ImageNetFeatureDistance', 'downscale_label_ratio']
+__all__ = ['BaseObjective', 'ImageNetFeatureDistance', 'downscale_label_ratio', 'PrototypeContrast',
+           'PromptLearning', 'CLIPFeatureDistillation']
