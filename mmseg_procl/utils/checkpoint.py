@@ -4,7 +4,9 @@ Checkpoints are read with ``torch.load(..., weights_only=True)`` (never executin
 Key handling follows the test tool of the DAFormer family (METHODS.md 4.1): a ``module.`` prefix is
 removed; in a UDA checkpoint the student ``model.*`` weights are used, and the teacher
 (``ema_model.*``) and the ImageNet feature model (``imnet_model.*``) are ignored.  Unlike the
-reference's unanchored regex (METHODS.md 5.17), only a leading ``model.`` is removed.
+reference's unanchored regex (METHODS.md 5.17), only a leading ``model.`` is removed.  Released
+CLIP-ProCL checkpoints (``ctx``, ``clip.stem.*``, ``text.layers.*``, 4-d ``q_proj``) are mapped to
+``CLIPEncoderDecoder``'s names (``models/backbones/clip_checkpoint.py``).
 """
 import os.path as osp
 from typing import Dict, Optional, Tuple
@@ -14,6 +16,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
+from mmseg_procl.models.backbones.clip_checkpoint import is_procl_segmentor_state, procl_segmentor_to_ours
 
 UDA_IGNORED_PREFIXES = ('ema_model.', 'imnet_model.')
 
@@ -37,10 +40,14 @@ def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:
     """The segmentor weights of a checkpoint and a note on where they came from."""
     state = ckpt.get('state_dict', ckpt)
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    origin = 'segmentor state dict'
     if any(k.startswith('model.') for k in state):
-        student = {k[len('model.'):]: v for k, v in state.items() if k.startswith('model.')}
-        return student, 'student (model.*) of a UDA checkpoint'
-    return state, 'segmentor state dict'
+        state = {k[len('model.'):]: v for k, v in state.items() if k.startswith('model.')}
+        origin = 'student (model.*) of a UDA checkpoint'
+    if is_procl_segmentor_state(state):
+        state = procl_segmentor_to_ours(state)
+        origin += ' (CLIP-ProCL names mapped)'
+    return state, origin
 
 
 def load_segmentor_checkpoint(model: nn.Module, path: str, strict: bool = False,

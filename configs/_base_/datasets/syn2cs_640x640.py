@@ -1,0 +1,44 @@
+# SYNTHIA -> Cityscapes, 640x640 crops (CLIP-ProCL's recipe; the authors ship no SYNTHIA config,
+# METHODS.md 2.1.6): SYNTHIA (1280,760) as DAFormer, Cityscapes (1280,640) as their GTA config; report mIoU16 / mIoU13.
+crop_size = (640, 640)
+source_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(1280, 760), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+# Target labels are never used for training (cat_max_ratio 1: the crop does not consult them).
+target_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1280, 640), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+# Labels are loaded after Resize: evaluation runs at the original label resolution.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1280, 640), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+source_dataset = dict(
+    type='SynthiaDataset', data_root='data/synthia/',
+    data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'), pipeline=source_train_pipeline)
+target_dataset = dict(
+    type='CityscapesDataset', data_root='data/cityscapes/',
+    data_prefix=dict(img_path='leftImg8bit/train'), pipeline=target_train_pipeline)
+# Source-only training reads the source domain; UDA configs replace the training dataset.
+train_dataloader = dict(
+    batch_size=2, num_workers=4, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True), dataset=source_dataset)
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='CityscapesDataset', data_root='data/cityscapes/',
+                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
