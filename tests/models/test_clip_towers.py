@@ -136,3 +136,10 @@ def test_released_procl_checkpoint_names_map_onto_ours():
     assert set(own) - set(mapped) == {'clip.attnpool.positional_embedding'}
     assert all(tuple(v.shape) == tuple(own[k].shape) for k, v in mapped.items() if k in own)
     assert ref['state_dict_shapes']['ctx'] == [16, 512]
+
+
+def test_openai_tag_needs_a_named_arch():
+    from mmseg_procl.models.backbones.clip_checkpoint import resolve_clip_weights
+    with pytest.raises(ValueError, match='named CLIP arch'):
+        resolve_clip_weights('openai', None)
+    assert resolve_clip_weights('pretrained/x.pth', 'RN101') == 'pretrained/x.pth'

@@ -35,7 +35,7 @@ class PromptLearner(BaseModule):
                  ctx_dim: int = 512, ctx_init: str = 'a photo of a',
                  context_length: int = 77) -> None:
         super().__init__()
-        names = [n.replace('_', ' ') for n in (class_names or CLASSES)]
+        names = [n.replace('_', ' ') for n in (CLASSES if class_names is None else class_names)]
         if not names:
             raise ValueError('PromptLearner: class_names is empty')
         self.class_names, self.n_ctx, self.ctx_init = tuple(names), n_ctx, ctx_init
