@@ -17,6 +17,7 @@ from mmengine.config import DictAction
 
 from experiments import generate_experiment_cfgs
 from mmseg_procl.apis import train
+from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
 
 
 def unique_work_dir(name: str, root: str = 'work_dirs') -> str:
@@ -33,6 +34,18 @@ def planned_runs(args: argparse.Namespace) -> List[Dict]:
     for run in runs:
         run['cfg_options'] = {**run['cfg_options'], **args.cfg_options}
     return runs
+
+
+def print_comparison(runner, work_dir: str) -> None:
+    """Print the run's final mIoU next to the config's ``reference_results`` record, if it names one."""
+    record_path = runner.cfg.get('reference_results')
+    if not record_path:
+        return
+    try:
+        record = read_recorded_results(record_path)
+        print('\n'.join(comparison_lines(work_dir, record, record_path)))
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f'(no comparison: {err})')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,12 +77,13 @@ def main(argv=None) -> int:
         if args.dry_run:
             continue
         try:
-            train(run['config'], work_dir=work_dir, amp=args.amp, cfg_options=run['cfg_options'],
-                  launcher=args.launcher)
+            runner = train(run['config'], work_dir=work_dir, amp=args.amp,
+                           cfg_options=run['cfg_options'], launcher=args.launcher)
         except (FileNotFoundError, KeyError, ValueError) as err:
             print(f'run_experiments.py: error: {err}', file=sys.stderr)
             return 1
         print(f'finished {run["name"]}: evaluate again with  sh test.sh {work_dir}')
+        print_comparison(runner, work_dir)
     return 0
 
 

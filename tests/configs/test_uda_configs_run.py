@@ -1,7 +1,9 @@
-"""Every DACS / DAFormer config trains 2 iterations at tiny scale on a synthetic tree in the real layouts.
+"""Every DACS / DAFormer / CLIP-ProCL config trains 2 iterations at tiny scale on synthetic trees in
+the real layouts.
 
-The configs keep their algorithm, objectives (FD), segmentor and RCS; only the data roots, image
-scales, crop sizes and RCS pixel threshold are shrunk, and pretrained weights are stripped.
+The configs keep their algorithm, objectives (FD, alignment, prompt learning, CLIP distillation),
+segmentor (incl. the full-size CLIP RN101 towers) and RCS; only the data roots, image scales, crop
+sizes and RCS pixel threshold are shrunk, and pretrained weights (ImageNet, CLIP) are stripped.
 """
 import glob
 import os
@@ -20,8 +22,8 @@ from mmseg_procl.datasets.synthetic_scenes import render_scene
 from mmseg_procl.utils import register_all_modules
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', 'dacs', '*.py')) +
-                 glob.glob(os.path.join(REPO, 'configs', 'daformer', '*.py')))
+METHOD_DIRS = ('dacs', 'daformer', 'clip_procl')
+CONFIGS = sorted(p for d in METHOD_DIRS for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py')))
 ROOTS = {'GTADataset': 'gta', 'SynthiaDataset': 'synthia', 'CityscapesDataset': 'cityscapes',
          'DarkZurichDataset': 'dark_zurich'}
 
@@ -84,8 +86,12 @@ def tiny(cfg, trees, work_dir):
     cfg = compose_uda_model(cfg)
     cfg.model.model.backbone.pop('init_cfg', None)
     cfg.model.model.data_preprocessor.size = (32, 32)
+    if 'clip_weights' in cfg.model.model:
+        cfg.model.model.clip_weights = None
     for objective in cfg.model.objectives:
         objective.get('backbone', {}).pop('init_cfg', None)
+        if 'clip_weights' in objective:
+            objective.clip_weights = None
     uda = cfg.train_dataloader.dataset
     cfg.test_dataloader = cfg.val_dataloader
     for dataset in (uda.source, uda.target, cfg.val_dataloader.dataset):
@@ -112,12 +118,18 @@ def test_two_iterations(path, trees, tmp_path):
     assert runner.iter == 2 and runner.model.local_iter == 2
     for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
         assert 0 < scalars[key].current() < 10
-    if 'daformer' in os.path.basename(path):
+    name = os.path.basename(path)
+    if 'daformer' in name:
         fd = scalars['train/src.loss_imnet_feat_dist'].current()
         assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
+    if name.startswith('clip_procl'):
+        for key in ('src.loss_align', 'mix.loss_align', 'src.loss_prompt', 'mix.loss_prompt'):
+            assert 0 < scalars['train/' + key].current() < 10, key
+    if name.endswith('imgdistill.py'):
+        assert 0 < scalars['train/src.loss_clip_feat_dist'].current() <= 2      # 1 - cos
 
 
 def test_all_uda_configs_are_covered():
-    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', 'dacs', '*.py')) +
-             glob.glob(os.path.join(REPO, 'configs', 'daformer', '*.py'))}
-    assert len(names) == 6 and {os.path.basename(p) for p in CONFIGS} <= names
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
+             if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
+    assert len(names) == 11 and {os.path.basename(p) for p in CONFIGS} == names

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -33,3 +35,20 @@ def test_run_without_metrics_is_named(tmp_path):
     out = subprocess.run([sys.executable, 'tools/analysis/collect_results.py', run], cwd=REPO,
                          capture_output=True, text=True)
     assert out.returncode == 1 and "no validation entry with 'mIoU'" in out.stderr and run in out.stderr
+
+
+def test_recorded_summary_and_comparison_with_a_new_run(tmp_path):
+    from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
+    runs = [fake_run(tmp_path, 'a', 'dacs', 0, [20.0]), fake_run(tmp_path, 'b', 'dacs', 1, [24.0])]
+    record_path = str(tmp_path / 'record.json')
+    out = subprocess.run([sys.executable, 'tools/analysis/collect_results.py', *runs, '--out', record_path],
+                         cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    record = read_recorded_results(record_path)
+    assert record['summary']['dacs']['mean'] == 22.0 and 'collect_results.py' in record['command']
+    lines = comparison_lines(fake_run(tmp_path, 'new', 'clip', 3, [25.5]), record, record_path)
+    assert lines[1].split() == ['clip', '(this', 'run,', 'seed', '3)', '25.50']
+    assert lines[2].split() == ['dacs', '(2', 'seeds)', '22.00', '+-', '2.00', '[20.00,', '24.00]']
+    (tmp_path / 'bad.json').write_text('[1, 2]')
+    with pytest.raises(ValueError, match='bad.json'):
+        read_recorded_results(str(tmp_path / 'bad.json'))

@@ -4,54 +4,15 @@
 
 Reads each run's dumped config (``<run>/*.py``: config name and seed) and the last validation entry of
 ``<run>/<timestamp>/vis_data/scalars.json``; prints one line per run and a JSON summary with the mean
-and (population) standard deviation of ``--key`` per config.
+and (population) standard deviation of ``--key`` per config; ``--out FILE`` records it (e.g.
+``configs/demo/results_synthetic.json``, which the demo runs print themselves next to).
 """
 import argparse
-import glob
 import json
-import os.path as osp
-import statistics
+import platform
 import sys
-from typing import Dict, List, Optional
 
-from mmengine.config import Config
-
-
-def last_metrics(run_dir: str, key: str) -> Optional[Dict]:
-    """The last scalars.json entry of a run that holds ``key`` (None when there is none)."""
-    found = None
-    for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path, encoding='utf-8') as f:
-            for line in f:
-                entry = json.loads(line)
-                if key in entry:
-                    found = entry
-    return found
-
-
-def run_info(run_dir: str, key: str) -> Dict:
-    """Config name, seed and metric of one run; errors name the run folder."""
-    configs = glob.glob(osp.join(run_dir, '*.py'))
-    if len(configs) != 1:
-        raise FileNotFoundError(f'{run_dir}: expected one dumped config (*.py), found {len(configs)}')
-    cfg = Config.fromfile(configs[0])
-    metrics = last_metrics(run_dir, key)
-    if metrics is None:
-        raise KeyError(f'{run_dir}: no validation entry with {key!r} in vis_data/scalars.json')
-    return dict(run=run_dir, config=osp.splitext(osp.basename(configs[0]))[0], seed=cfg.randomness.get('seed'),
-                value=metrics[key], step=metrics.get('step'))
-
-
-def summarise(runs: List[Dict]) -> Dict:
-    """Per config: values by seed, mean and population std."""
-    summary: Dict[str, Dict] = {}
-    for r in runs:
-        summary.setdefault(r['config'], dict(values={}, step=r['step']))['values'][r['seed']] = r['value']
-    for s in summary.values():
-        vals = list(s['values'].values())
-        s['mean'] = round(statistics.fmean(vals), 2)
-        s['std'] = round(statistics.pstdev(vals), 2) if len(vals) > 1 else 0.0
-    return summary
+from mmseg_procl.evaluation.run_results import run_info, summarise
 
 
 def main(argv=None) -> int:
@@ -59,6 +20,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('runs', nargs='+', help='run folders (work dirs)')
     parser.add_argument('--key', default='mIoU', help='metric to aggregate (default mIoU)')
+    parser.add_argument('--out', help='also write the JSON summary to this file')
     args = parser.parse_args(argv)
     try:
         runs = [run_info(r.rstrip('/'), args.key) for r in args.runs]
@@ -67,7 +29,14 @@ def main(argv=None) -> int:
         return 1
     for r in runs:
         print(f'{r["config"]:<32} seed {r["seed"]}  {args.key} {r["value"]:.2f}  ({r["run"]})')
-    print(json.dumps(dict(command=' '.join(sys.argv), key=args.key, summary=summarise(runs)), indent=2))
+    record = dict(command=' '.join(['python'] + sys.argv), key=args.key,
+                  machine=f'{platform.machine()} {platform.processor() or ""}'.strip(),
+                  summary=summarise(runs))
+    text = json.dumps(record, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            f.write(text + '\n')
     return 0
 
 
