@@ -57,7 +57,8 @@ class CLIPFeatureDistillation(BaseObjective):
         self.proj = nn.Conv2d(in_channels, self.clip.embed_dim, kernel_size=1)
         self.clip_weights, self.feature_index = clip_weights, feature_index
         self.distance, self.loss_weight = distance, loss_weight
-        self.classes = None if classes is None else tuple(classes)
+        self.restrict = classes is not None
+        self.register_buffer('classes', torch.tensor(list(classes or ()), dtype=torch.long), False)
         self.scale_min_ratio, self.num_classes = scale_min_ratio, num_classes
         self.ignore_index = ignore_index
 
@@ -80,12 +81,12 @@ class CLIPFeatureDistillation(BaseObjective):
 
     def mask(self, ctx: StageContext, student: torch.Tensor) -> torch.Tensor:
         """Positions that count: labels of ``classes`` (majority down-scaled) or all."""
-        if self.classes is None:
+        if not self.restrict:
             return torch.ones_like(student[:, 0], dtype=torch.bool)
         scale = ctx.labels.shape[-1] // student.shape[-1]
         small = downscale_label_ratio(ctx.labels, scale, self.scale_min_ratio, self.num_classes,
                                       self.ignore_index)
-        return (small[..., None] == small.new_tensor(self.classes)).any(-1)
+        return (small[..., None] == self.classes).any(-1)
 
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """``{'loss_clip_feat_dist': loss_weight * masked distance}``."""
