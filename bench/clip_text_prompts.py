@@ -1,4 +1,4 @@
-"""Benchmark: CLIP text tower on the 19 CoOp prompts, cut after the last EOT token vs all 77 positions.
+"""Benchmark: CLIP text tower on the 19 CoOp prompts, cut after the last EOT token vs 77 positions.
 
     python bench/clip_text_prompts.py [--repeats 5] [--device cpu|cuda]
 

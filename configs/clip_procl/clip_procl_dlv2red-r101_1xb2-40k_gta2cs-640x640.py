@@ -1,5 +1,6 @@
 # CLIP-ProCL (DeepLabV2-red R101 + frozen CLIP RN101), GTA5 -> Cityscapes, the paper's setting
-# (README: 60.1 mIoU; METHODS.md 2.1.6).  {method}_{segmentor-backbone}_{gpus}xb{batch}-{iters}k_{src}2{tgt}-{crop}
+# (README: 60.1 mIoU; METHODS.md 2.1.6).
+# {method}_{segmentor-backbone}_{gpus}xb{batch}-{iters}k_{src}2{tgt}-{crop}
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/clip_procl_deeplabv2red_r101.py',

@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_clip import (build_tiny_clip_segmentor, openai_state_dict, to_procl_segmentor_layout)
+from tiny_clip import build_tiny_clip_segmentor, openai_state_dict, to_procl_segmentor_layout
 
 from mmseg_procl.models.backbones.clip_resnet import CLIP_MEAN, CLIP_STD, CLIPResNet
 from mmseg_procl.utils import load_segmentor_checkpoint
@@ -31,8 +31,8 @@ def test_frozen_towers_and_trainable_parts():
     model = build_tiny_clip_segmentor()
     assert not any(p.requires_grad for p in model.clip.parameters())
     assert not any(p.requires_grad for p in model.text.parameters())
-    for name in ('prompt_learner.ctx', 'filter.weight', 'filter.bias', 'auxiliary_head.convs.0.conv.weight',
-                 'decode_head.aspp_modules.0.conv.weight'):
+    for name in ('prompt_learner.ctx', 'filter.weight', 'filter.bias',
+                 'auxiliary_head.convs.0.conv.weight', 'decode_head.aspp_modules.0.conv.weight'):
         assert model.get_parameter(name).requires_grad, name
     bound = 1 / 512 ** 0.5                            # kaiming_uniform(a=sqrt(5)) default bound
     assert model.filter.weight.shape == (1, 512, 1, 1)

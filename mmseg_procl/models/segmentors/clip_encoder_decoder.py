@@ -48,7 +48,6 @@ from mmseg_procl.registry import MODELS
 from .encoder_decoder import EncoderDecoder
 
 
-
 def freeze_module(module: nn.Module) -> nn.Module:
     """requires_grad=False for every parameter of ``module``."""
     for param in module.parameters():
@@ -64,9 +63,8 @@ class CLIPEncoderDecoder(EncoderDecoder):
                  prompt_learner: dict, auxiliary_head: Optional[Union[dict, List[dict]]] = None,
                  clip_weights: Optional[str] = None, feature_fusion: bool = True,
                  fusion_channels: Optional[int] = None, clip_bn: str = 'train',
-                 train_cfg: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, decode_head, auxiliary_head, train_cfg, test_cfg,
                          data_preprocessor, init_cfg)
         if clip_bn not in ('train', 'frozen'):
