@@ -143,3 +143,19 @@ def test_openai_tag_needs_a_named_arch():
     with pytest.raises(ValueError, match='named CLIP arch'):
         resolve_clip_weights('openai', None)
     assert resolve_clip_weights('pretrained/x.pth', 'RN101') == 'pretrained/x.pth'
+
+
+def test_quick_gelu_switch_matches_open_clip_quick_gelu_model():
+    from open_clip.model import CLIP
+    from tiny_clip import TEXT_CFG, VISION_CFG
+    torch.manual_seed(5)
+    reference = CLIP(EMBED, VISION_CFG, TEXT_CFG, quick_gelu=True).eval()
+    ids = open_clip.tokenize(['a photo of a bus.'])
+    for activation, same in (('quick_gelu', True), ('gelu', False)):
+        _, text = tiny_towers(activation)
+        text.load_state_dict({k: v for k, v in reference.state_dict().items()
+                              if not k.startswith(('visual.', 'logit_scale'))})
+        ours = text.encode_embeddings(text.token_embedding(ids), ids)
+        assert torch.allclose(ours, reference.encode_text(ids), atol=1e-5) == same
+    with pytest.raises(ValueError, match="'relu'"):
+        tiny_towers('relu')
