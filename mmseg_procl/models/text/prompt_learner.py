@@ -40,12 +40,14 @@ class PromptLearner(BaseModule):
             raise ValueError('PromptLearner: class_names is empty')
         self.class_names, self.n_ctx, self.ctx_init = tuple(names), n_ctx, ctx_init
         prompts = [' '.join([PLACEHOLDER] * n_ctx) + f' {name}.' for name in names]
-        token_ids = open_clip.tokenize(prompts, context_length=context_length)
-        too_long = [n for n, ids in zip(names, token_ids) if ids[-1] != 0]
+        lengths = [len(_tokenizer.encode(p)) + 2 for p in prompts]       # + SOT, EOT
+        too_long = [n for n, length in zip(names, lengths) if length > context_length]
         if too_long:
             raise ValueError(f'PromptLearner: prompts for {too_long} exceed {context_length} tokens')
+        with torch.device('cpu'):          # token ids are data, also when building on 'meta'
+            token_ids = open_clip.tokenize(prompts, context_length=context_length)
         self.register_buffer('token_ids', token_ids, persistent=False)
-        self.seq_length = int(token_ids.argmax(-1).max()) + 1   # host value, read once here
+        self.seq_length = max(lengths)     # last EOT position + 1, a host value computed once
         self.ctx = nn.Parameter(torch.empty(n_ctx, ctx_dim).normal_(std=0.02))
 
     @property
