@@ -122,8 +122,7 @@ def test_released_procl_checkpoint_names_map_onto_ours():
     cfg.model.backbone.pop('init_cfg')
     model = MODELS.build(cfg.model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    unused_classifier = 512 * 19 + 19
-    assert unused_classifier == 9747
+    unused_classifier = 512 * 19 + 19                 # 9,747: ProjHead.conv_seg, never used
     assert trainable + unused_classifier == ref['trainable_parameters'] == 52678042
     # all parameters: ours drops the classifier, keeps the attention pool's positional embedding
     # (50 x 2048, unused by dense features; the converted file drops it)

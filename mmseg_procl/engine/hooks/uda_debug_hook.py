@@ -16,6 +16,7 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
+from mmseg_procl.evaluation.prediction_export import colorize
 from mmseg_procl.registry import HOOKS
 
 PANELS = ('source_img', 'source_label', 'target_img', 'pseudo_label', 'pseudo_weight', 'mixed_img',
@@ -26,15 +27,6 @@ def denormalize(img: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> np.
     """(3, H, W) normalised RGB -> (H, W, 3) uint8 RGB."""
     out = img.float().cpu() * std.cpu().view(3, 1, 1) + mean.cpu().view(3, 1, 1)
     return out.clamp(0, 255).byte().permute(1, 2, 0).numpy()
-
-
-def colorize(label: torch.Tensor, palette: np.ndarray) -> np.ndarray:
-    """(H, W) train ids -> (H, W, 3) uint8 RGB (ignore and unknown ids black)."""
-    lab = label.cpu().numpy().astype(np.int64)
-    out = np.zeros(lab.shape + (3,), np.uint8)
-    valid = (lab >= 0) & (lab < len(palette))
-    out[valid] = palette[lab[valid]]
-    return out
 
 
 def gray(values: torch.Tensor) -> np.ndarray:

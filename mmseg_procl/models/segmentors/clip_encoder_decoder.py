@@ -48,13 +48,6 @@ from mmseg_procl.registry import MODELS
 from .encoder_decoder import EncoderDecoder
 
 
-def freeze_module(module: nn.Module) -> nn.Module:
-    """requires_grad=False for every parameter of ``module``."""
-    for param in module.parameters():
-        param.requires_grad_(False)
-    return module
-
-
 @MODELS.register_module()
 class CLIPEncoderDecoder(EncoderDecoder):
     """EncoderDecoder + frozen CLIP towers, CoOp prompts and CLIP-feature fusion of the last stage."""
@@ -70,8 +63,8 @@ class CLIPEncoderDecoder(EncoderDecoder):
         if clip_bn not in ('train', 'frozen'):
             raise ValueError(f"CLIPEncoderDecoder: clip_bn must be 'train' or 'frozen', got {clip_bn!r}")
         self.clip_bn, self.clip_weights = clip_bn, clip_weights
-        self.clip = freeze_module(MODELS.build(clip_visual))
-        self.text = freeze_module(MODELS.build(clip_text))
+        self.clip = MODELS.build(clip_visual).requires_grad_(False)
+        self.text = MODELS.build(clip_text).requires_grad_(False)
         self.prompt_learner = MODELS.build(dict(prompt_learner, ctx_dim=self.text.width))
         if self.text.embed_dim != self.clip.embed_dim:
             raise ValueError(f'CLIPEncoderDecoder: text embedding {self.text.embed_dim} != image '
@@ -122,7 +115,7 @@ class CLIPEncoderDecoder(EncoderDecoder):
     def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Backbone maps with the last stage fused with CLIP (unchanged without fusion)."""
         if not self.feature_fusion:
-            return list(self.backbone(inputs))
+            return super().extract_feat(inputs)
         return self.extract_feat_with_extras(inputs)[0]
 
     def text_embeddings(self) -> torch.Tensor:
