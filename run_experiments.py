@@ -2,6 +2,7 @@
 
     python run_experiments.py --config configs/demo/source_only_synthetic.py
     python run_experiments.py --exp 1            # named lists from experiments.py (e.g. 3 seeds)
+    python run_experiments.py --config CONFIG --cfg-options max_iters=100    # a shorter run
 
 Work dirs are ``work_dirs/<yymmdd_HHMM>_<name>_<5 hex>/`` (the DAFormer-family convention) and hold
 the dumped config, logs and checkpoints; ``sh test.sh <work dir>`` evaluates a finished run.
@@ -18,6 +19,7 @@ from mmengine.config import DictAction
 from experiments import generate_experiment_cfgs
 from mmseg_procl.apis import train
 from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
+from mmseg_procl.errors import USER_ERRORS, describe_error
 
 
 def unique_work_dir(name: str, root: str = 'work_dirs') -> str:
@@ -79,8 +81,8 @@ def main(argv=None) -> int:
         try:
             runner = train(run['config'], work_dir=work_dir, amp=args.amp,
                            cfg_options=run['cfg_options'], launcher=args.launcher)
-        except (FileNotFoundError, KeyError, ValueError) as err:
-            print(f'run_experiments.py: error: {err}', file=sys.stderr)
+        except USER_ERRORS as err:
+            print(f'run_experiments.py: error: {describe_error(err)}', file=sys.stderr)
             return 1
         print(f'finished {run["name"]}: evaluate again with  sh test.sh {work_dir}')
         print_comparison(runner, work_dir)

@@ -9,6 +9,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmseg_procl.apis import test
+from mmseg_procl.errors import USER_ERRORS, describe_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,8 +41,8 @@ def main(argv=None) -> int:
         test(args.config, args.checkpoint, eval_metrics=args.eval, show_dir=args.show_dir,
              opacity=args.opacity, format_only=args.format_only, eval_options=args.eval_options,
              work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f'test.py: error: {err}', file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f'test.py: error: {describe_error(err)}', file=sys.stderr)
         return 1
     return 0
 

@@ -17,7 +17,13 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stop at the first non-finite (or > max_loss) loss, naming the iteration and the loss terms;
+    # never write a checkpoint with non-finite weights
+    loss_guard=dict(type='LossGuardHook', max_loss=1e4),
+    # multi-process runs: average BatchNorm statistics over the ranks before checkpoints and
+    # validation, so that the logged validation equals tools/test.py on the saved checkpoint
+    buffer_sync=dict(type='BufferSyncHook'))
 custom_hooks = [
     dict(type='RandomStateHook'),            # RNG states in checkpoints: exact resume
     dict(type='WeightsOnlyCheckpointHook'),  # checkpoints load with torch.load(weights_only=True)

@@ -1,6 +1,6 @@
 # CLIP-ProCL (DeepLabV2-red R101 + frozen CLIP RN101), SYNTHIA -> Cityscapes (README: 57.8 mIoU16,
 # 65.7 mIoU13).  The authors ship no SYNTHIA config: their GTA recipe with the SYNTHIA pipeline
-# (METHODS.md 2.1.6).  {method}_{segmentor-backbone}_{gpus}xb{batch}-{iters}k_{src}2{tgt}-{crop}
+# (docs/methods.md §2.1.6).  {method}_{segmentor-backbone}_{gpus}xb{batch}-{iters}k_{src}2{tgt}-{crop}
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/clip_procl_deeplabv2red_r101.py',
@@ -12,7 +12,7 @@ _base_ = [
 ]
 crop_size = (640, 640)
 model = dict(data_preprocessor=dict(size=crop_size))
-# RCS T = 0.01, 3000 px, crop ratio 0.5 (METHODS.md 1.4).
+# RCS T = 0.01, 3000 px, crop ratio 0.5 (docs/methods.md §1.4).
 train_dataloader = dict(
     dataset=dict(
         _delete_=True, type='UDADataset',

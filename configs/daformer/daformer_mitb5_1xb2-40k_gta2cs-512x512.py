@@ -11,7 +11,7 @@ _base_ = [
 ]
 crop_size = (512, 512)
 model = dict(data_preprocessor=dict(size=crop_size))
-# Batches of 2 source + 2 target crops; rare class sampling with T = 0.01, 3000 px, crop ratio 0.5 (RCS, METHODS.md 1.4).
+# Batches of 2 source + 2 target crops; rare class sampling with T = 0.01, 3000 px, crop ratio 0.5 (RCS, docs/methods.md §1.4).
 train_dataloader = dict(
     dataset=dict(
         _delete_=True, type='UDADataset',

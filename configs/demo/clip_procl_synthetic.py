@@ -1,5 +1,5 @@
 # CLIP-ProCL on the embedded synthetic shift: the DACS demo (same segmentor, data, iterations,
-# optimizer, schedule and DACS settings, see dacs_synthetic.py) plus CLIP-ProCL's parts (METHODS.md
+# optimizer, schedule and DACS settings, see dacs_synthetic.py) plus CLIP-ProCL's parts (docs/methods.md
 # 2.1): a CLIP-aware segmentor (frozen CLIP image + text towers, CoOp prompt context, fusion filter
 # on the last backbone stage, projection head) and the two objectives of the paper (alignment of
 # projected pixels to detached text prototypes, prompt learning).

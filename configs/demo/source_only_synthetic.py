@@ -54,7 +54,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    logger=dict(interval=50),
+    logger=dict(interval=10),      # a progress line with ETA every 10 iterations
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 randomness = dict(seed=0)
 # run_experiments.py prints the final target mIoU next to these recorded demo results (3 seeds each of

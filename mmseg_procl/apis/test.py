@@ -1,14 +1,13 @@
 """Testing entry point used by ``tools/test.py`` and ``test.sh``: evaluate the segmentor of a config.
 
-As the DAFormer family's test tool (METHODS.md 4.1): the plain segmentor of the config is built (for
+As the DAFormer family's test tool (docs/checkpoints.md §2): the plain segmentor of the config is built (for
 a UDA config its ``model`` entry) and the student weights of the checkpoint are loaded.
 """
 import os.path as osp
 from typing import Dict, Optional
 
-from mmengine.runner import Runner
-
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
+from mmseg_procl.engine.runner import SafeRunner
 from mmseg_procl.utils.checkpoint import load_segmentor_checkpoint
 from .config_utils import init_cpu_distributed, load_config, segmentor_config
 
@@ -39,6 +38,8 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
     """Load a config and set up the test loop, evaluator and output hooks."""
     if not (eval_metrics or format_only or show_dir):
         raise ValueError('nothing to do: give --eval mIoU, --format-only or --show-dir')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
     cfg = load_config(config, cfg_options)
     cfg.model = segmentor_config(cfg.model)
     cfg.work_dir = work_dir or osp.join(osp.dirname(osp.abspath(checkpoint)), 'test')
@@ -59,7 +60,7 @@ def test(config: str, checkpoint: str, **kwargs) -> Dict:
     """Evaluate ``checkpoint`` with ``config``'s test split; return the metrics."""
     register_checkpoint_safe_globals()
     cfg = build_test_config(config, checkpoint, **kwargs)
-    runner = Runner.from_cfg(cfg)
+    runner = SafeRunner.from_cfg(cfg)
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     load_segmentor_checkpoint(model, checkpoint)
     return runner.test()

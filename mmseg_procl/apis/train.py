@@ -1,10 +1,19 @@
-"""Training entry point used by ``tools/train.py`` and ``run_experiments.py``."""
-from typing import Dict, Optional
+"""Training entry point used by ``tools/train.py`` and ``run_experiments.py``.
 
-from mmengine.runner import Runner
+Before anything is built the config is validated (``load_config``) and the work dir is checked: a
+work dir that already holds checkpoints is only reused with ``resume`` (continue it) or
+``overwrite=True`` (start again); ``resume`` needs a complete checkpoint to continue from.  Training
+runs in :class:`mmseg_procl.engine.SafeRunner` (atomic checkpoints, resume from the checkpoint alone).
+"""
+import os.path as osp
+from typing import Dict, Optional, Union
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
-from .config_utils import compose_uda_model, default_work_dir, init_cpu_distributed, load_config
+from mmseg_procl.engine.runner import SafeRunner
+from mmseg_procl.utils.checkpoint import check_checkpoint_archive
+from mmseg_procl.errors import WorkDirError
+from .config_utils import (compose_uda_model, default_work_dir, existing_checkpoints,
+                           init_cpu_distributed, load_config)
 
 
 def amp_optim_wrapper(cfg) -> None:
@@ -19,14 +28,49 @@ def amp_optim_wrapper(cfg) -> None:
     wrapper.setdefault('dtype', 'bfloat16')
 
 
+def latest_checkpoint(work_dir: str) -> str:
+    """The checkpoint ``<work_dir>/last_checkpoint`` points to (moved work dirs are followed)."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        found = existing_checkpoints(work_dir)
+        raise WorkDirError(f'--resume: nothing to resume in {work_dir}: no last_checkpoint file'
+                           + (f' (found {found}; pass one of them: --resume <file>)' if found else
+                              ' and no checkpoint; start without --resume'))
+    with open(pointer, encoding='utf-8') as f:
+        path = f.read().strip()
+    if not osp.isfile(path) and osp.isfile(osp.join(work_dir, osp.basename(path))):
+        path = osp.join(work_dir, osp.basename(path))      # the work dir was moved or renamed
+    if not osp.isfile(path):
+        raise WorkDirError(f'--resume: {pointer} points to {path!r}, which does not exist')
+    return path
+
+
+def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool) -> Optional[str]:
+    """The checkpoint to resume (checked to be complete), or None for a new run in ``work_dir``."""
+    if resume:
+        path = latest_checkpoint(work_dir) if resume is True else resume
+        check_checkpoint_archive(path)
+        return path
+    found = existing_checkpoints(work_dir)
+    if found and not overwrite:
+        raise WorkDirError(
+            f'work dir {work_dir} already holds checkpoints ({", ".join(found[:5])}); a new run '
+            'would overwrite them: pass --resume to continue that run, --overwrite to start again '
+            'in it, or choose another --work-dir')
+    return None
+
+
 def build_train_config(config: str, work_dir: Optional[str] = None, resume=False, amp: bool = False,
-                       cfg_options: Optional[Dict] = None, launcher: str = 'none'):
-    """Load and complete a training config (work dir, resume, AMP, launcher)."""
+                       cfg_options: Optional[Dict] = None, launcher: str = 'none',
+                       overwrite: bool = False):
+    """Load, validate and complete a training config (work dir, resume, AMP, launcher)."""
     cfg = compose_uda_model(load_config(config, cfg_options))
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
-    if resume:
-        cfg.resume = True
-        cfg.load_from = None if resume is True else resume
+    if not resume and cfg.get('resume'):           # resume=True written in the config itself
+        resume = cfg.get('load_from') or True
+    checkpoint = resolve_resume(cfg.work_dir, resume, overwrite)
+    if checkpoint is not None:
+        cfg.resume, cfg.load_from = True, checkpoint
     if amp:
         amp_optim_wrapper(cfg)
     cfg.launcher = launcher
@@ -39,10 +83,11 @@ def build_train_config(config: str, work_dir: Optional[str] = None, resume=False
 
 
 def train(config: str, work_dir: Optional[str] = None, resume=False, amp: bool = False,
-          cfg_options: Optional[Dict] = None, launcher: str = 'none') -> Runner:
-    """Train ``config``; ``resume=True`` resumes the latest checkpoint, a path resumes that file."""
+          cfg_options: Optional[Dict] = None, launcher: str = 'none',
+          overwrite: bool = False) -> SafeRunner:
+    """Train ``config``; ``resume=True`` resumes the work dir's latest checkpoint, a path that file."""
     register_checkpoint_safe_globals()
-    cfg = build_train_config(config, work_dir, resume, amp, cfg_options, launcher)
-    runner = Runner.from_cfg(cfg)
+    cfg = build_train_config(config, work_dir, resume, amp, cfg_options, launcher, overwrite)
+    runner = SafeRunner.from_cfg(cfg)
     runner.train()
     return runner

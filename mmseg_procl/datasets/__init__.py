@@ -1,4 +1,4 @@
-"""Datasets of mmseg_procl (METHODS.md section 3) and their transforms."""
+"""Datasets of mmseg_procl (docs/data.md) and their transforms."""
 from . import transforms  # noqa: F401  (registers the transforms)
 from .acdc import ACDCDataset
 from .base_seg_dataset import BaseSegDataset

@@ -1,6 +1,6 @@
 """ACDCDataset: ACDC (Sakaridis et al., ICCV 2021) adverse-condition images with Cityscapes train ids.
 
-Suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/acdc.py``; METHODS.md 3.1),
+Suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/acdc.py``; docs/data.md §1),
 after flattening the conditions into ``rgb_anon/{train,val}`` and ``gt/{train,val}`` as the DAFormer
 README describes.
 """

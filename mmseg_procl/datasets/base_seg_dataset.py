@@ -8,13 +8,23 @@ reference order is the file system's), and a missing folder, an empty folder or 
 label fails at construction with a message naming the path and the expected layout.
 A dataset without labels (e.g. an unlabelled target domain) omits ``seg_map_path`` from
 ``data_prefix``.
+
+Label maps whose size differs from their image (a handful of GTA5 files) are found at construction
+from the file headers.  Evaluation data (``test_mode=True``; the train / test tools set it for the
+validation and test datasets) refuse them with the list; training data log one warning naming them
+and ``LoadAnnotations`` resizes those labels (nearest) to their image's size, which is what the
+reference pipelines end up doing (mmcv resizes image and label to the same target scale).
 """
 import copy
+import logging
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from PIL import Image
+from tqdm import tqdm
 
 from mmseg_procl.registry import DATASETS, TRANSFORMS
 from .label_tables import CLASSES, IGNORE_INDEX, PALETTE
@@ -29,6 +39,30 @@ def scan_files(folder: str, suffix: str) -> List[str]:
             if name.endswith(suffix):
                 found.append(osp.normpath(osp.join(rel_root, name)))
     return sorted(found)
+
+
+def header_size(path: str) -> Tuple[int, int]:
+    """(width, height) read from an image file's header; errors name the file."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception as err:
+        raise ValueError(f'could not read the size of {path}: {err} (corrupt or not an image)') \
+            from None
+
+
+def label_size_mismatches(data_list: Sequence[dict]) -> List[Tuple[int, str]]:
+    """``(index, 'label (WxH) vs image (WxH)')`` for every sample whose label differs in size."""
+    found = []
+    pairs = [(i, d['img_path'], d['seg_map_path']) for i, d in enumerate(data_list)
+             if d.get('seg_map_path')]
+    for i, img_path, seg_path in tqdm(pairs, desc='image / label sizes', leave=False,
+                                      disable=len(pairs) < 2000):
+        img_size, seg_size = header_size(img_path), header_size(seg_path)
+        if img_size != seg_size:
+            found.append((i, f'{seg_path} ({seg_size[0]}x{seg_size[1]}) vs {img_path} '
+                             f'({img_size[0]}x{img_size[1]})'))
+    return found
 
 
 def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> List[Callable]:
@@ -72,7 +106,7 @@ class BaseSegDataset(BaseDataset):
     def _layout_hint(self) -> str:
         """The expected folder layout, for error messages."""
         return (f"expected layout: {self.LAYOUT} (img_suffix='{self.img_suffix}', "
-                f"seg_map_suffix='{self.seg_map_suffix}'); see METHODS.md section 3.1 / README")
+                f"seg_map_suffix='{self.seg_map_suffix}'); see docs/data.md §1 / README")
 
     def _check_folder(self, folder: str, what: str) -> None:
         """Raise if ``folder`` is not a directory."""
@@ -89,7 +123,17 @@ class BaseSegDataset(BaseDataset):
                                     'exist; expected one image name per line, relative to '
                                     f'{img_dir!r}, without {self.img_suffix!r}')
         with open(self.ann_file, encoding='utf-8') as f:
-            return [line.strip() + self.img_suffix for line in f if line.strip()]
+            names = [line.strip() + self.img_suffix for line in f if line.strip()]
+        if not names:
+            raise ValueError(f'{type(self).__name__}: split file {self.ann_file!r} lists no images; '
+                             f'expected one image name per line, relative to {img_dir!r}, without '
+                             f'{self.img_suffix!r} (tools/convert_datasets writes these lists)')
+        absent = [n for n in names if not osp.isfile(osp.join(img_dir, n))]
+        if absent:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: split file {self.ann_file!r} lists {len(absent)} images that '
+                f'do not exist under {img_dir!r}, e.g. {absent[0]!r}')
+        return names
 
     def load_data_list(self) -> List[dict]:
         """List the samples, checking folders, images and labels."""
@@ -102,7 +146,27 @@ class BaseSegDataset(BaseDataset):
         if not names:
             raise FileNotFoundError(f'{type(self).__name__}: no images ending with '
                                     f'{self.img_suffix!r} found under {img_dir!r}; {self._layout_hint()}')
-        return [self._data_info(img_dir, seg_dir, name) for name in names]
+        data_list = [self._data_info(img_dir, seg_dir, name) for name in names]
+        if seg_dir is not None:
+            self._check_label_sizes(data_list)
+        return data_list
+
+    def _check_label_sizes(self, data_list: List[dict]) -> None:
+        """Refuse (evaluation) or flag and announce once (training) labels sized unlike their image."""
+        mismatches = label_size_mismatches(data_list)
+        if not mismatches:
+            return
+        listed = '\n  '.join(m for _, m in mismatches[:50])
+        more = f'\n  ... and {len(mismatches) - 50} more' if len(mismatches) > 50 else ''
+        what = f'{type(self).__name__}: {len(mismatches)} of {len(data_list)} label maps differ in ' \
+               f'size from their images'
+        if self.test_mode:
+            raise ValueError(f'{what}; evaluation needs labels of the image size (fix or remove '
+                             f'them):\n  {listed}{more}')
+        for i, _ in mismatches:
+            data_list[i]['label_size_mismatch'] = True
+        print_log(f'{what}; they are resized (nearest) to their image size when loaded, as the '
+                  f'reference pipelines do:\n  {listed}{more}', logger='current', level=logging.WARNING)
 
     def _data_info(self, img_dir: str, seg_dir: Optional[str], name: str) -> dict:
         """The data-info dict of one image (label existence checked)."""

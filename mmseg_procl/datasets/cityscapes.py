@@ -1,7 +1,7 @@
 """CityscapesDataset (Cordts et al., CVPR 2016): ``leftImg8bit`` images with ``gtFine`` trainId labels.
 
 Layout and suffixes as in mmseg / DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/
-cityscapes.py``; METHODS.md 3.1).  The trainId files are written by ``tools/convert_datasets/cityscapes.py``.
+cityscapes.py``; docs/data.md §1).  The trainId files are written by ``tools/convert_datasets/cityscapes.py``.
 """
 from mmseg_procl.registry import DATASETS
 from .base_seg_dataset import BaseSegDataset

@@ -1,4 +1,4 @@
-"""Per-file class pixel statistics for Rare Class Sampling (METHODS.md 1.4 and 3.3).
+"""Per-file class pixel statistics for Rare Class Sampling (docs/methods.md §1.4 and docs/data.md §3).
 
 Output format of DAFormer's converters (Hoyer et al., CVPR 2022, github.com/lhoyer/DAFormer,
 ``tools/convert_datasets/{gta,synthia,cityscapes}.py``, function ``save_class_stats``).  Three JSON files are
@@ -170,7 +170,7 @@ def load_rcs_stats(data_root: str) -> RcsStats:
 
 def rcs_class_probabilities(sample_class_stats: List[Tuple[str, Dict[int, int]]],
                             temperature: float) -> Tuple[List[int], np.ndarray]:
-    """Rare-class-sampling distribution ``P(c) = softmax((1 - f_c) / T)`` (METHODS.md 1.4 step 2).
+    """Rare-class-sampling distribution ``P(c) = softmax((1 - f_c) / T)`` (docs/methods.md §1.4 step 2).
 
     Pixel counts are summed over files; only classes that occur are kept, ordered by ascending
     count (ties keep first-seen order); ``f_c`` is the class's share of all counted pixels.  The

@@ -1,4 +1,4 @@
-"""Label conversion to 19-class train ids for GTA5, SYNTHIA and Cityscapes (METHODS.md 3.1-3.3).
+"""Label conversion to 19-class train ids for GTA5, SYNTHIA and Cityscapes (docs/data.md §1-3).
 
 Output format of DAFormer's converters (Hoyer et al., CVPR 2022, github.com/lhoyer/DAFormer,
 ``tools/convert_datasets/{gta,synthia,cityscapes}.py``): ``<label>_labelTrainIds.png`` (uint8 'L', 255 =
@@ -123,6 +123,27 @@ def read_png_cv2_last_channel(path: str) -> np.ndarray:
     return label[:, :, -1]
 
 
+def image_size(path: str) -> Optional[Tuple[int, int]]:
+    """(width, height) from an image file's header, None when the file does not exist."""
+    if not osp.isfile(path):
+        return None
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception as exc:
+        raise ConversionError(
+            path, f'cannot be read as an image ({describe_exception(exc, path)})') from None
+
+
+def size_mismatch(label: np.ndarray, label_path: str, image_path: Optional[str]) -> Optional[str]:
+    """``'<label> (WxH) vs <image> (WxH)'`` when a label differs in size from its image, else None."""
+    size = image_size(image_path) if image_path else None
+    if size is None or size == (label.shape[1], label.shape[0]):
+        return None
+    return (f'{label_path} ({label.shape[1]}x{label.shape[0]}) vs {image_path} '
+            f'({size[0]}x{size[1]})')
+
+
 def present_ids(label: np.ndarray) -> List[int]:
     """Sorted distinct values of an integer label array."""
     if label.dtype in (np.uint8, np.uint16):
@@ -178,20 +199,23 @@ def write_label_png(path: str, label: np.ndarray) -> bool:
     return True
 
 
-def convert_gta_label(task: Tuple[str, str]) -> Tuple[Dict, bool]:
-    """Convert one GTA palette label (Cityscapes ids) to train ids; return (class stats, written)."""
-    src, out = task
+def convert_gta_label(task: Tuple[str, str, str]) -> Tuple[Dict, bool, Optional[str]]:
+    """Convert one GTA palette label (Cityscapes ids) to train ids.
+
+    Returns (class stats, written, size mismatch with its image or None).
+    """
+    src, out, image = task
     mapping = cityscapes_id_to_trainid()
     label = map_to_train_ids(read_png_pil(src), mapping, mapping.keys(), src, 'Cityscapes label')
-    return count_class_pixels(label, out), write_label_png(out, label)
+    return count_class_pixels(label, out), write_label_png(out, label), size_mismatch(label, src, image)
 
 
-def convert_synthia_label(task: Tuple[str, str]) -> Tuple[Dict, bool]:
-    """Convert one SYNTHIA label (red channel) to train ids; return (class stats, written)."""
-    src, out = task
+def convert_synthia_label(task: Tuple[str, str, str]) -> Tuple[Dict, bool, Optional[str]]:
+    """Convert one SYNTHIA label (red channel) to train ids; as :func:`convert_gta_label`."""
+    src, out, image = task
     label = read_png_cv2_last_channel(src)
     label = map_to_train_ids(label, SYNTHIA_ID_TO_TRAINID, SYNTHIA_KNOWN_IDS, src, 'SYNTHIA class')
-    return count_class_pixels(label, out), write_label_png(out, label)
+    return count_class_pixels(label, out), write_label_png(out, label), size_mismatch(label, src, image)
 
 
 def check_polygons_json(path: str) -> None:
@@ -244,9 +268,10 @@ def commit_rendered(tmp: str, out: str, label: np.ndarray) -> bool:
     return True
 
 
-def convert_cityscapes_label(task: Tuple[str, str, bool]) -> Tuple[Optional[Dict], bool]:
+def convert_cityscapes_label(task: Tuple[str, str, bool, str]
+                             ) -> Tuple[Optional[Dict], bool, Optional[str]]:
     """Convert one Cityscapes frame (polygons JSON or labelIds PNG); stats only for train frames."""
-    src, out, is_train = task
+    src, out, is_train, image = task
     if src.endswith(CS_POLYGONS):
         label, tmp = rasterise_polygons(src, out)
         written = commit_rendered(tmp, out, label)
@@ -254,7 +279,8 @@ def convert_cityscapes_label(task: Tuple[str, str, bool]) -> Tuple[Optional[Dict
         mapping = cityscapes_id_to_trainid()
         label = map_to_train_ids(read_png_pil(src), mapping, mapping.keys(), src, 'Cityscapes label')
         written = write_label_png(out, label)
-    return (count_class_pixels(label, out) if is_train else None), written
+    stats = count_class_pixels(label, out) if is_train else None
+    return stats, written, size_mismatch(label, src, image)
 
 
 def check_images_have_labels(image_dir: str, label_dir: str, suffixes: Tuple[str, ...]) -> None:
@@ -265,24 +291,25 @@ def check_images_have_labels(image_dir: str, label_dir: str, suffixes: Tuple[str
                                   f'image has no label: {osp.join(label_dir, rel)} not found')
 
 
-def label_tasks(root: str, image_sub: str, label_sub: str, layout: str) -> List[Tuple[str, str]]:
-    """(source, output) pairs for every ``<label_sub>/*<digit>.png`` after checking the layout."""
+def label_tasks(root: str, image_sub: str, label_sub: str, layout: str) -> List[Tuple[str, str, str]]:
+    """(source, output, image) for every ``<label_sub>/*<digit>.png`` after checking the layout."""
     require_dirs(root, (image_sub, label_sub), layout)
     image_dir, label_dir = osp.join(root, image_sub), osp.join(root, label_sub)
     labels = scan_files(label_dir, DIGIT_PNG)
     if not labels:
         raise ConversionError(label_dir, f'no label files (*<digit>.png) found; {layout}')
     check_images_have_labels(image_dir, label_dir, DIGIT_PNG)
-    return [(osp.join(label_dir, rel), osp.join(label_dir, rel[:-len('.png')] + TRAIN_ID_SUFFIX))
-            for rel in labels]
+    return [(osp.join(label_dir, rel), osp.join(label_dir, rel[:-len('.png')] + TRAIN_ID_SUFFIX),
+             osp.join(image_dir, rel)) for rel in labels]
 
 
 def run_label_conversion(root: str, tasks: List[Tuple], func: Callable, nproc: int, desc: str) -> Dict:
     """Convert all tasks, then write the RCS statistics of the frames that return stats into ``root``."""
     results = parallel_map(func, tasks, nproc, desc)
-    stats = [s for s, _ in results if s is not None]
-    return dict(converted=len(results), written=sum(w for _, w in results),
-                stats_files=write_class_stats(root, stats), stats_entries=len(stats), split_files=[])
+    stats = [s for s, _, _ in results if s is not None]
+    return dict(converted=len(results), written=sum(w for _, w, _ in results),
+                stats_files=write_class_stats(root, stats), stats_entries=len(stats), split_files=[],
+                size_mismatches=[m for _, _, m in results if m is not None])
 
 
 def convert_gta(root: str, nproc: int = 1) -> Dict:
@@ -323,7 +350,9 @@ def convert_cityscapes(root: str, nproc: int = 1) -> Dict:
     require_dirs(root, ('leftImg8bit', 'gtFine'), CITYSCAPES_LAYOUT)
     gt_dir = osp.join(root, 'gtFine')
     per_split = {s: cityscapes_split_stems(osp.join(gt_dir, s)) for s in CITYSCAPES_SPLITS}
-    tasks = [(src, osp.join(gt_dir, split, stem + CS_TRAIN_IDS), split == 'train')
+    img_dir = osp.join(root, 'leftImg8bit')
+    tasks = [(src, osp.join(gt_dir, split, stem + CS_TRAIN_IDS), split == 'train',
+              osp.join(img_dir, split, stem + '_leftImg8bit.png'))
              for split, sources in per_split.items() for stem, src in sources.items()]
     if not tasks:
         raise ConversionError(
@@ -348,13 +377,21 @@ def print_summary(summary: Dict) -> None:
     print(f'RCS statistics of {summary["stats_entries"]} files: ' + ', '.join(summary['stats_files']))
     if summary['split_files']:
         print('split lists: ' + ', '.join(summary['split_files']))
+    mismatches = summary.get('size_mismatches', [])
+    if mismatches:
+        print(f'WARNING: {len(mismatches)} label files differ in size from their images (training '
+              'resizes these labels to the image size, as the reference pipelines do; evaluation '
+              'refuses them):')
+        print('\n'.join(f'  {m}' for m in mismatches))
+    else:
+        print('every label file has the size of its image')
 
 
 def converter_main(convert: Callable[[str, int], Dict], description: str,
                    argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry of a converter: parse ``DATA_ROOT --nproc N``, run, return the exit status."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('data_root', help='dataset root (see METHODS.md 3.1 for the layout)')
+    parser.add_argument('data_root', help='dataset root (see docs/data.md §1 for the layout)')
     parser.add_argument('--nproc', type=positive_int, default=1,
                         help='worker processes (default 1: convert in this process)')
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """DarkZurichDataset: Dark Zurich (Sakaridis et al., ICCV 2019) night / twilight / day images.
 
-Suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/dark_zurich.py``; METHODS.md
+Suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/dark_zurich.py``; docs/methods.md
 3.1): images ``rgb_anon/<split>/<condition>/<seq>/*_rgb_anon.png``; labelled only for
 ``gt/val/night`` (``*_gt_labelTrainIds.png``).  The training split has no labels: omit
 ``seg_map_path`` from ``data_prefix``.

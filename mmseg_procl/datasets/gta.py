@@ -1,7 +1,7 @@
 """GTADataset: GTA5 (Richter et al., ECCV 2016) with Cityscapes train ids.
 
 Layout and suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/gta.py``;
-METHODS.md 3.1).  The trainId files are written by ``tools/convert_datasets/gta.py``.
+docs/data.md §1).  The trainId files are written by ``tools/convert_datasets/gta.py``.
 """
 from mmseg_procl.registry import DATASETS
 from .base_seg_dataset import BaseSegDataset

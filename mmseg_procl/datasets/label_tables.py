@@ -1,9 +1,9 @@
-"""Class names, palette and label-id tables of the Cityscapes 19-class protocol (METHODS.md 3.1-3.2).
+"""Class names, palette and label-id tables of the Cityscapes 19-class protocol (docs/data.md §1-2).
 
 The Cityscapes / GTA5 id <-> trainId table, the class names and the palette are read from
 ``cityscapesscripts.helpers.labels`` (never typed by hand).  The SYNTHIA-RAND-CITYSCAPES class table
 is dataset specific and follows the DAFormer converter (github.com/lhoyer/DAFormer,
-``tools/convert_datasets/synthia.py``), as documented in METHODS.md 3.2.
+``tools/convert_datasets/synthia.py``), as documented in docs/data.md §2.
 """
 from typing import Dict, List, Tuple
 

@@ -1,6 +1,6 @@
 """Write the procedural driving scenes (the project's embedded default data) in real layouts.
 
-``style='source'`` is written like GTA5 (METHODS.md 3.1): ``images/00001.png`` and
+``style='source'`` is written like GTA5 (docs/data.md §1): ``images/00001.png`` and
 ``labels/00001.png``, the label a palette ('P') PNG whose pixel indices are Cityscapes label ids
 and whose palette holds the cityscapesscripts label colours.  ``style='target'`` is written like
 Cityscapes: ``leftImg8bit/{train,val}/<city>/<city>_000000_<frame>_leftImg8bit.png`` with

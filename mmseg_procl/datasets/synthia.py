@@ -1,7 +1,7 @@
 """SynthiaDataset: SYNTHIA-RAND-CITYSCAPES (Ros et al., CVPR 2016) mapped to the 19 Cityscapes train ids.
 
 Layout and suffixes as in DAFormer (github.com/lhoyer/DAFormer, ``mmseg/datasets/synthia.py``;
-METHODS.md 3.1).  The trainId files are written by ``tools/convert_datasets/synthia.py``; terrain,
+docs/data.md §1).  The trainId files are written by ``tools/convert_datasets/synthia.py``; terrain,
 truck and train never occur (use mIoU-16 / mIoU-13 for evaluation).
 """
 from mmseg_procl.registry import DATASETS

@@ -1,4 +1,6 @@
-"""UDADataset: source / target pairing with optional Rare Class Sampling (METHODS.md 1.4 and 3.4).
+"""UDADataset: source / target pairing with optional Rare Class Sampling.
+
+Specified in docs/methods.md §1.4 and docs/data.md §4.
 
 Behaviour of DAFormer's ``UDADataset`` (Hoyer et al., CVPR 2022, github.com/lhoyer/DAFormer,
 ``mmseg/datasets/uda_dataset.py``), rewritten for the mmseg 1.x data format: an item is

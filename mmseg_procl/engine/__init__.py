@@ -1,8 +1,9 @@
-"""Training runtime pieces: hooks, parameter schedulers, checkpoint safety."""
+"""Training runtime pieces: the runner, hooks, parameter schedulers, checkpoint safety."""
 from . import hooks, schedulers  # noqa: F401
-from .uda_data_parallel import UDADataParallel
 from .checkpoint_safety import (WeightsOnlyCheckpointHook, from_safe,
                                 register_checkpoint_safe_globals, to_safe)
+from .runner import SafeRunner
+from .uda_data_parallel import UDADataParallel
 
-__all__ = ['UDADataParallel', 'WeightsOnlyCheckpointHook', 'register_checkpoint_safe_globals',
-           'to_safe', 'from_safe']
+__all__ = ['SafeRunner', 'UDADataParallel', 'WeightsOnlyCheckpointHook',
+           'register_checkpoint_safe_globals', 'to_safe', 'from_safe']

@@ -2,7 +2,7 @@
 
 mmengine 0.10.7 stores its MessageHub as pickled ``HistoryBuffer`` objects whose state holds bound
 methods (``getattr`` in the pickle) and numpy arrays; on torch >= 2.6 ``--resume`` therefore fails
-(DESIGN.md section 2).  Allow-listing ``builtins.getattr`` would let a checkpoint call arbitrary
+(docs/design.md §1).  Allow-listing ``builtins.getattr`` would let a checkpoint call arbitrary
 attributes, so instead :class:`WeightsOnlyCheckpointHook` rewrites the MessageHub into tensors and
 plain values before saving and rebuilds the HistoryBuffers after loading.  For checkpoints written
 elsewhere (e.g. mmseg 0.x files whose meta holds numpy values) :func:`register_checkpoint_safe_globals`

@@ -1,7 +1,7 @@
 """IoUMetric: aAcc / mIoU / mAcc, the mIoU-16 / mIoU-13 subsets, per-class IoU, optional export.
 
 Semantics of mmseg 1.x ``IoUMetric`` / mmseg 0.x ``eval_metrics``
-(github.com/open-mmlab/mmsegmentation), as specified in METHODS.md 1.8:
+(github.com/open-mmlab/mmsegmentation), as specified in docs/methods.md §1.8:
 
 * per class, intersection / union / predicted area / label area are summed over the whole
   dataset, counting only pixels whose ground truth differs from ``ignore_index``;
@@ -32,6 +32,7 @@ from mmengine.utils import mkdir_or_exist
 
 from mmseg_procl.datasets.label_tables import MIOU13_CLASSES, MIOU16_CLASSES, NUM_CLASSES
 from mmseg_procl.registry import METRICS
+from mmseg_procl.errors import EvaluationError
 from .prediction_export import export_prediction
 
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
@@ -285,6 +286,13 @@ class IoUMetric(BaseMetric):
         if tuple(totals.shape) != (4, len(class_names)):
             raise ValueError(f'results: per-image areas have shape {tuple(totals.shape)}, expected '
                              f'(4, {len(class_names)}) for the dataset classes')
+        if int(totals[3].sum()) == 0:
+            raise EvaluationError(
+                f'IoUMetric: the {len(results)} evaluated images have no labelled pixel (every '
+                f'ground-truth value is ignore_index={self.ignore_index}), so no metric is defined; '
+                'a split without public labels (e.g. Cityscapes / Dark Zurich / ACDC test) can only be '
+                'exported for the benchmark server: tools/test.py CONFIG CKPT --format-only '
+                '--eval-options imgfile_prefix=DIR')
         raw = areas_to_metrics(totals.numpy(), self.metrics, self.nan_to_num, self.beta)
         per_class = {k: v for k, v in raw.items() if k != 'aAcc'}
         metrics = {'aAcc': to_percent(raw['aAcc'])}
@@ -294,6 +302,10 @@ class IoUMetric(BaseMetric):
                 metrics[subset] = to_percent(nanmean(raw['IoU'][indices]))
             metrics.update({f'IoU.{c}': to_percent(v) for c, v in zip(class_names, raw['IoU'])})
         self._log_table(class_names, per_class)
+        undefined = [k for k, v in metrics.items() if not k.startswith('IoU.') and np.isnan(v)]
+        if undefined:
+            raise EvaluationError(f'IoUMetric: {undefined} evaluated to nan (no class of the subset '
+                                  'occurs in the ground truth or the predictions)')
         return metrics
 
     @staticmethod

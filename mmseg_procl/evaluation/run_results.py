@@ -64,13 +64,12 @@ def read_recorded_results(path: str) -> Dict:
 
 
 def comparison_lines(run_dir: str, record: Dict, record_path: str, key: str = 'mIoU') -> List[str]:
-    """This run's ``key`` next to the recorded mean / std of every config in ``record``."""
+    """This run's ``key`` next to the recorded mean +- std of every config in ``record`` (short)."""
     this = run_info(run_dir, key)
-    lines = [f'target {key} of this run and of the recorded runs ({record_path}, '
-             f'recorded with: {record.get("command", "?")})',
-             f'  {this["config"] + " (this run, seed " + str(this["seed"]) + ")":<48} {this["value"]:6.2f}']
+    label = f'this run ({this["config"]}, seed {this["seed"]})'
+    rows = [(label, f'{this["value"]:6.2f}')]
     for name, s in record['summary'].items():
-        seeds = ', '.join(f'{v:.2f}' for v in s['values'].values())
-        lines.append(f'  {name + " (" + str(len(s["values"])) + " seeds)":<48} {s["mean"]:6.2f} '
-                     f'+- {s["std"]:.2f}   [{seeds}]')
-    return lines
+        rows.append((f'{name} ({len(s["values"])} seeds)', f'{s["mean"]:6.2f} +- {s["std"]:.2f}'))
+    width = max(len(name) for name, _ in rows)
+    return [f'target {key} of this run and of the recorded runs ({record_path}):'] + \
+        [f'  {name:<{width}}  {value}' for name, value in rows]

@@ -2,7 +2,7 @@
 
 Interface of MMSegmentation 1.x's ``SegDataPreProcessor``; the order (channel flip, normalise, then
 pad image with ``pad_val`` and labels with ``seg_pad_val`` at the bottom / right) reproduces the
-mmseg 0.16 pipeline ``Normalize(to_rgb=True) -> Pad`` used by the DAFormer family (METHODS.md 1.1
+mmseg 0.16 pipeline ``Normalize(to_rgb=True) -> Pad`` used by the DAFormer family (docs/methods.md §1.1
 item 1).  The padded size is recorded as ``pad_shape`` in every sample's meta information.
 """
 from typing import Dict, List, Optional, Sequence, Tuple

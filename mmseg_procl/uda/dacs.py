@@ -1,7 +1,7 @@
 """DACS: self-training with an EMA teacher, ClassMix and strong augmentation (DAFormer's core).
 
 DACS (Tranheden et al., WACV 2021) as implemented by DAFormer (Hoyer et al., CVPR 2022,
-github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``), step for step as METHODS.md 1.5 / 1.9:
+github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``), step for step as docs/methods.md §1.5 / §1.9:
 EMA teacher update at the start of the iteration, supervised source stage, pseudo-labels from the
 teacher (train mode, Dropout / DropPath off) with a batch-scalar confidence weight and masked crop
 rows, ClassMix with classes drawn from the whole source batch, colour jitter (kornia-0.5 semantics)

@@ -1,4 +1,4 @@
-"""ClassMix masks and mixing of source into target (METHODS.md 1.5 steps 6-7, 5.2).
+"""ClassMix masks and mixing of source into target (docs/methods.md §1.5 steps 6-7, 5.2).
 
 References: ClassMix (Olsson et al., WACV 2021), as used by DACS (Tranheden et al., WACV 2021) and
 DAFormer (Hoyer et al., CVPR 2022; ``get_class_masks`` / ``one_mix`` in

@@ -1,4 +1,4 @@
-"""Pseudo-labels of the DACS / DAFormer family from teacher logits (METHODS.md 1.5 steps 4-5, 5.8, 5.9).
+"""Pseudo-labels of the DACS / DAFormer family from teacher logits (docs/methods.md §1.5 steps 4-5, 5.8, 5.9).
 
 The label is the teacher's argmax; the weight is a single scalar per batch, the fraction of pixels of
 the whole target batch whose maximum probability reaches ``threshold`` (0.968), applied uniformly,

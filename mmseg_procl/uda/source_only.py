@@ -1,7 +1,7 @@
 """SourceOnly: supervised training on the source branch of UDA batches (the lower bound of UDA).
 
 Also the base of the self-training algorithms: it owns the student segmentor (state-dict prefix
-``model.``, as in the DAFormer family, METHODS.md 4.1), the objectives and the stage machinery;
+``model.``, as in the DAFormer family, docs/checkpoints.md §2), the objectives and the stage machinery;
 validation and testing run the student.
 
 Call graph::

@@ -1,4 +1,4 @@
-"""Strong photometric augmentation of DACS: colour jitter, then Gaussian blur (METHODS.md 1.5 step 7).
+"""Strong photometric augmentation of DACS: colour jitter, then Gaussian blur (docs/methods.md §1.5 step 7).
 
 References: DACS (Tranheden et al., WACV 2021) and DAFormer (Hoyer et al., CVPR 2022; reference
 ``mmseg/models/utils/dacs_transforms.py`` of github.com/lhoyer/DAFormer: ``strong_transform``,

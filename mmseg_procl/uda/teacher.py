@@ -1,4 +1,4 @@
-"""EMA teacher of mean-teacher self-training (DACS / DAFormer, METHODS.md 1.5 step 1 and 5.3).
+"""EMA teacher of mean-teacher self-training (DACS / DAFormer, docs/methods.md §1.5 step 1 and §3.3).
 
 ``alpha_t = min(1 - 1 / (t + 1), alpha)``; at ``t == 0`` the teacher's parameters are copied from the
 student, afterwards ``theta_T <- alpha_t * theta_T + (1 - alpha_t) * theta_S``.  Only parameters are

@@ -1,15 +1,18 @@
 """Loading segmentor weights from mmengine, mmseg 0.x and DAFormer-family (UDA) checkpoints.
 
 Checkpoints are read with ``torch.load(..., weights_only=True)`` (never executing code from a file).
-Key handling follows the test tool of the DAFormer family (METHODS.md 4.1): a ``module.`` prefix is
+Key handling follows the test tool of the DAFormer family (docs/checkpoints.md §2): a ``module.`` prefix is
 removed; in a UDA checkpoint the student ``model.*`` weights are used, and the teacher
 (``ema_model.*``) and the ImageNet feature model (``imnet_model.*``) are ignored.  Unlike the
-reference's unanchored regex (METHODS.md 5.17), only a leading ``model.`` is removed.  Released
+reference's unanchored regex (docs/methods.md §3 item 17), only a leading ``model.`` is removed.  Released
 CLIP-ProCL checkpoints (``ctx``, ``clip.stem.*``, ``text.layers.*``, 4-d ``q_proj``) are mapped to
 ``CLIPEncoderDecoder``'s names (``models/backbones/clip_checkpoint.py``).
 """
+import logging
+import os
 import os.path as osp
-from typing import Dict, Optional, Tuple
+import zipfile
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -17,8 +20,29 @@ from torch import nn
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
 from mmseg_procl.models.backbones.clip_checkpoint import is_procl_segmentor_state, procl_segmentor_to_ours
+from mmseg_procl.errors import CheckpointError
 
 UDA_IGNORED_PREFIXES = ('ema_model.', 'imnet_model.')
+
+
+def check_checkpoint_archive(path: str) -> None:
+    """Cheap integrity check of a ``torch.save`` file: it exists and is a complete zip archive.
+
+    Reads only the archive's central directory (at the end of the file), so a truncated file
+    (e.g. a run killed while saving with a non-atomic writer) is caught before any work starts.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(f'checkpoint {path} is truncated or not a PyTorch checkpoint '
+                              f'({os.path.getsize(path)} bytes; {err}); expected a complete file '
+                              'written by torch.save') from None
+    if not any(n.endswith('data.pkl') for n in names):
+        raise CheckpointError(f'checkpoint {path} is a zip archive without data.pkl; expected a '
+                              'file written by torch.save')
 
 
 def load_checkpoint_file(path: str) -> Dict:
@@ -29,10 +53,15 @@ def load_checkpoint_file(path: str) -> Dict:
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:    # corrupt zip, truncated file, disallowed pickle global ...
-        raise ValueError(f'could not load checkpoint {path} with weights_only=True: {err}') from err
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if 'weights_only' in str(err) or 'Unsupported global' in str(err):
+            reason = ('it holds Python objects that weights_only=True refuses to unpickle (loading '
+                      'them could run code from the file): ' + reason)
+        raise CheckpointError(f'could not load checkpoint {path} with weights_only=True: '
+                              f'{reason}') from None
     if not isinstance(ckpt, dict):
-        raise ValueError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
-                         '(a state dict or {"state_dict": ...})')
+        raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
+                              '(a state dict or {"state_dict": ...})')
     return ckpt
 
 
@@ -51,8 +80,14 @@ def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:
 
 
 def load_segmentor_checkpoint(model: nn.Module, path: str, strict: bool = False,
-                              logger: Optional[str] = 'current') -> Dict:
-    """Load segmentor weights into ``model``; report missing / unexpected keys; return the checkpoint."""
+                              logger: Optional[str] = 'current', max_missing: int = 0) -> Dict:
+    """Load segmentor weights into ``model``; return the checkpoint.
+
+    Keys that prediction needs and the checkpoint lacks are an error when there are more than
+    ``max_missing`` of them (the model would predict with randomly initialised parts); missing keys
+    under the model's ``INFERENCE_UNUSED_PREFIXES`` (auxiliary / projection heads, CLIP's text tower)
+    and unexpected keys are reported as warnings with their names.
+    """
     ckpt = load_checkpoint_file(path)
     state, origin = segmentor_state_dict(ckpt)
     state = {k: v for k, v in state.items() if not k.startswith(UDA_IGNORED_PREFIXES)}
@@ -60,14 +95,32 @@ def load_segmentor_checkpoint(model: nn.Module, path: str, strict: bool = False,
     shape_errors = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                     for k, v in state.items() if k in own and own[k].shape != v.shape]
     if shape_errors:
-        raise ValueError(f'checkpoint {path}: shape mismatch for ' + '; '.join(shape_errors[:10]))
+        raise CheckpointError(f'checkpoint {path}: shape mismatch for ' + '; '.join(shape_errors[:10]))
     if not set(state) & set(own):
-        raise ValueError(f'checkpoint {path}: none of its {len(state)} keys match the model '
-                         f'(first key {next(iter(state), None)!r}, model expects e.g. '
-                         f'{next(iter(own), None)!r})')
+        raise CheckpointError(f'checkpoint {path}: none of its {len(state)} keys match the model '
+                              f'(first key {next(iter(state), None)!r}, model expects e.g. '
+                              f'{next(iter(own), None)!r})')
+    unused = tuple(getattr(model, 'INFERENCE_UNUSED_PREFIXES', ()))
+    missing = [k for k in own if k not in state]
+    needed = [k for k in missing if not k.startswith(unused)]
+    if strict and missing or len(needed) > max_missing:
+        raise CheckpointError(
+            f'checkpoint {path} ({origin}) lacks {len(needed)} of the {len(own)} weights the model '
+            f'needs for prediction (at most {max_missing} may be missing): {key_list(needed)}; is it '
+            'a checkpoint of this config\'s model?')
     result = model.load_state_dict(state, strict=strict)
     print_log(f'loaded {origin} from {path}; missing keys: {len(result.missing_keys)}, '
               f'unexpected keys: {len(result.unexpected_keys)}', logger=logger)
     if result.missing_keys:
-        print_log('missing keys: ' + ', '.join(result.missing_keys[:20]), logger=logger)
+        print_log('missing keys (not used for prediction): ' + key_list(result.missing_keys),
+                  logger=logger, level=logging.WARNING)
+    if result.unexpected_keys:
+        print_log('unexpected keys (ignored): ' + key_list(result.unexpected_keys), logger=logger,
+                  level=logging.WARNING)
     return ckpt
+
+
+def key_list(keys: List[str], limit: int = 20) -> str:
+    """The first ``limit`` keys, comma separated, with the number of the others."""
+    more = f', ... ({len(keys) - limit} more)' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more

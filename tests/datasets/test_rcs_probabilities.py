@@ -1,4 +1,4 @@
-"""Rare-class-sampling class distribution (METHODS.md 1.4 step 2) against a hand computation."""
+"""Rare-class-sampling class distribution (docs/methods.md §1.4 step 2) against a hand computation."""
 import math
 
 import numpy as np

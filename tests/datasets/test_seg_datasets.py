@@ -1,4 +1,4 @@
-"""File-based datasets: layouts, suffixes, split files and bad-input errors (METHODS.md 3.1)."""
+"""File-based datasets: layouts, suffixes, split files and bad-input errors (docs/data.md §1)."""
 import os
 
 import cv2

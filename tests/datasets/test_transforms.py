@@ -1,4 +1,4 @@
-"""Transforms against hand-computed expectations (METHODS.md 1.1)."""
+"""Transforms against hand-computed expectations (docs/methods.md §1.1)."""
 import cv2
 import numpy as np
 import pytest
@@ -55,7 +55,7 @@ def test_resize_label_nearest_and_image_bilinear():
 
 def test_resize_keep_ratio_label_follows_image_size():
     img = np.zeros((1052, 1914, 3), np.uint8)
-    label = np.zeros((1050, 1912), np.uint8)          # GTA5 size mismatch case (METHODS 5.19)
+    label = np.zeros((1050, 1912), np.uint8)          # GTA5 size mismatch case (docs/methods.md §3 item 19)
     res = Resize(scale=(1280, 720), keep_ratio=True)(results_of(img, label))
     assert res['img'].shape == (704, 1280, 3)
     assert res['gt_seg_map'].shape == (704, 1280)

@@ -1,4 +1,4 @@
-"""UDADataset: source / target pairing and Rare Class Sampling (METHODS.md 1.4)."""
+"""UDADataset: source / target pairing and Rare Class Sampling (docs/methods.md §1.4)."""
 import os
 import os.path as osp
 

@@ -1,4 +1,4 @@
-"""Parameter-wise optimizer rules of configs/_base_/schedules/adamw.py (METHODS.md 1.1 item 8, 1.7)."""
+"""Parameter-wise optimizer rules of configs/_base_/schedules/adamw.py (docs/methods.md §1.1 item 8, 1.7)."""
 import pytest
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper

@@ -1,4 +1,4 @@
-"""poly10warm: mmcv PolyLrUpdaterHook + linear warmup values (METHODS.md 1.1 item 9, 1.7)."""
+"""poly10warm: mmcv PolyLrUpdaterHook + linear warmup values (docs/methods.md §1.1 item 9, 1.7)."""
 import pytest
 import torch
 from mmengine.optim import OptimWrapper

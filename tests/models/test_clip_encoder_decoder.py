@@ -63,10 +63,24 @@ def test_clip_input_renormalisation():
         CLIPResNet(layers=(1, 1, 1, 1), width=8, output_dim=16, input='bgr')
 
 
-def test_random_clip_warns_loudly_and_initialises_context():
-    model = build_tiny_clip_segmentor()
-    with pytest.warns(UserWarning, match='RANDOMLY INITIALISED'):
+def test_random_clip_warns_loudly_once_and_initialises_context(monkeypatch):
+    import logging
+    from mmengine.logging import MMLogger
+    from mmseg_procl.models.backbones import clip_checkpoint
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    monkeypatch.setattr(clip_checkpoint, '_random_clip_warned', False)
+    try:
+        model = build_tiny_clip_segmentor()
         model.init_weights()
+        build_tiny_clip_segmentor().init_weights()          # a teacher: no second banner
+    finally:
+        logger.removeHandler(handler)
+    banners = [r for r in records if 'RANDOMLY INITIALISED' in r.getMessage()]
+    assert len(banners) == 1 and banners[0].levelno == logging.WARNING
     a_row = model.text.token_embedding.weight[320]            # "a" starts and ends "a photo of a"
     assert torch.equal(model.prompt_learner.ctx[0], a_row) and torch.equal(model.prompt_learner.ctx[-1], a_row)
 

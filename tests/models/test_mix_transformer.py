@@ -16,6 +16,7 @@ from mmseg_procl.models.backbones.mit_block import MiTBlock
 from mmseg_procl.models.backbones.mit_mixffn import MixFFN
 from mmseg_procl.models.backbones.mit_presets import MIT_ARCH_SETTINGS
 from mmseg_procl.registry import MODELS
+from mmseg_procl.errors import CheckpointError
 
 # copy of shared/reference/original_state_dicts.json (original state-dict keys and shapes)
 REFERENCE_JSON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -261,13 +262,13 @@ def test_missing_or_misshaped_key_names_file_and_key(tmp_path, b0_source):
     del state['block1.0.attn.q.weight']
     missing = tmp_path / 'missing.pth'
     torch.save(state, missing)
-    with pytest.raises(RuntimeError,
+    with pytest.raises(CheckpointError,
                        match=r"missing\.pth.*1 missing key\(s\): block1\.0\.attn\.q\.weight"):
         load_mit_pretrained(mit_b0(), str(missing))
     state = dict(b0_source.state_dict(), **{'norm4.weight': torch.ones(5)})
     wrong = tmp_path / 'wrong.pth'
     torch.save(state, wrong)
-    with pytest.raises(RuntimeError,
+    with pytest.raises(CheckpointError,
                        match=r"wrong\.pth.*norm4\.weight \(file \(5,\), model \(256,\)\)"):
         load_mit_pretrained(mit_b0(), str(wrong))
 
@@ -278,9 +279,9 @@ def test_unreadable_files_raise_naming_the_path(tmp_path):
         load_mit_pretrained(mit_b0(), str(absent))
     corrupt = tmp_path / 'corrupt.pth'
     corrupt.write_bytes(b'this is not a torch checkpoint')
-    with pytest.raises(RuntimeError, match=r'cannot read MiT checkpoint .*corrupt\.pth'):
+    with pytest.raises(CheckpointError, match=r'cannot read MiT checkpoint .*corrupt\.pth'):
         load_mit_pretrained(mit_b0(), str(corrupt))
     not_tensors = tmp_path / 'not_tensors.pth'
     torch.save({'state_dict': {'norm1.weight': 3}}, not_tensors)
-    with pytest.raises(RuntimeError, match=r'not_tensors\.pth.*state dict of tensors'):
+    with pytest.raises(CheckpointError, match=r'not_tensors\.pth.*state dict of tensors'):
         load_mit_pretrained(mit_b0(), str(not_tensors))

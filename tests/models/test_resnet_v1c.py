@@ -11,6 +11,7 @@ from mmseg_procl.models.backbones import ResNetV1c
 from mmseg_procl.models.backbones.resnet_checkpoint import convert_resnet_v1c_state_dict
 from mmseg_procl.models.decode_heads import DLV2Head
 from mmseg_procl.registry import MODELS
+from mmseg_procl.errors import CheckpointError
 
 # copy of shared/reference/original_state_dicts.json (original state-dict keys and shapes)
 REFERENCE_JSON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -260,13 +261,13 @@ def test_torchvision_resnet50_stem_is_rejected(tmp_path, r50_source):
 def test_corrupt_and_absent_files_raise_naming_path(tmp_path):
     corrupt = tmp_path / 'corrupt.pth'
     corrupt.write_bytes(b'this is not a torch checkpoint')
-    with pytest.raises(RuntimeError, match=r'corrupt\.pth'):
+    with pytest.raises(CheckpointError, match=r'corrupt\.pth'):
         load_into_fresh(corrupt)
     with pytest.raises(FileNotFoundError, match=r'absent\.pth'):
         load_into_fresh(tmp_path / 'absent.pth')
     not_tensors = tmp_path / 'list.pth'
     torch.save([1, 2, 3], not_tensors)
-    with pytest.raises(TypeError, match=r'list\.pth'):
+    with pytest.raises(CheckpointError, match=r'list\.pth'):
         load_into_fresh(not_tensors)
 
 

@@ -22,11 +22,11 @@ from mmseg_procl.datasets.conversion_error import ConversionError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# Cityscapes / GTA5 label id -> train id, built from cityscapesscripts (METHODS.md 3.2).
+# Cityscapes / GTA5 label id -> train id, built from cityscapesscripts (docs/data.md §2).
 CS_ID_TO_TRAIN = {lab.id: (lab.trainId if 0 <= lab.trainId < 255 else 255)
                   for lab in cs_labels.labels if lab.id >= 0}
 CS_COLOR = {lab.id: lab.color for lab in cs_labels.labels if lab.id >= 0}
-# SYNTHIA class id -> train id, the table of METHODS.md 3.2 (everything else -> 255).
+# SYNTHIA class id -> train id, the table of docs/data.md §2 (everything else -> 255).
 SYNTHIA_TABLE = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10, 10: 11, 17: 12,
                  8: 13, 18: 14, 19: 15, 20: 16, 12: 17, 11: 18}
 STATS_NAMES = ('sample_class_stats.json', 'sample_class_stats_dict.json', 'samples_with_class.json')
@@ -158,7 +158,7 @@ def load_json(path):
 
 
 def test_reference_tables_match_methods():
-    """The cityscapesscripts-derived table agrees with METHODS.md 3.2."""
+    """The cityscapesscripts-derived table agrees with docs/data.md §2."""
     table = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
              26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
     assert {k: v for k, v in CS_ID_TO_TRAIN.items() if v != 255} == table

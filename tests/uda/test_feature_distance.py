@@ -1,4 +1,7 @@
-"""ImageNet feature distance: label down-scaling, thing mask, zero without thing pixels (METHODS.md 1.6)."""
+"""ImageNet feature distance: label down-scaling, thing mask, zero without thing pixels.
+
+docs/methods.md §1.6.
+"""
 import torch
 
 from mmseg_procl.uda.objectives import ImageNetFeatureDistance, downscale_label_ratio

@@ -1,4 +1,4 @@
-"""Tests of ClassMix masks (whole-batch class set, METHODS.md 5.2) and one_mix."""
+"""Tests of ClassMix masks (whole-batch class set, docs/methods.md §3 item 2) and one_mix."""
 import itertools
 
 import pytest

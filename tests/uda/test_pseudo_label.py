@@ -1,4 +1,4 @@
-"""Pseudo-labels: argmax, batch-scalar confidence weight, masked crop rows (METHODS.md 1.5 step 5)."""
+"""Pseudo-labels: argmax, batch-scalar confidence weight, masked crop rows (docs/methods.md §1.5 step 5)."""
 import math
 
 import torch

@@ -1,4 +1,4 @@
-"""EMA teacher: alpha schedule, parameter-only averaging, dropout switching (METHODS.md 1.5 step 1)."""
+"""EMA teacher: alpha schedule, parameter-only averaging, dropout switching (docs/methods.md §1.5 step 1)."""
 import pytest
 import torch
 from timm.layers import DropPath

@@ -5,7 +5,7 @@ Output format of DAFormer's converter (Hoyer et al., CVPR 2022, github.com/lhoye
 ``<stem>_gtFine_labelTrainIds.png`` (from ``_gtFine_polygons.json`` with cityscapesscripts'
 ``json2labelImg(..., 'trainIds')``, or from ``_gtFine_labelIds.png`` when no JSON exists), the three RCS
 statistics files of the train frames and ``{train,val,test}.txt`` (``<city>/<stem>`` per line) into
-``<root>`` (METHODS.md 3.1-3.3).  Idempotent; originals are only read.
+``<root>`` (docs/data.md §1-3).  Idempotent; originals are only read.
 
 Usage: python tools/convert_datasets/cityscapes.py data/cityscapes --nproc 8
 """

@@ -4,7 +4,7 @@ Output format of DAFormer's converter (Hoyer et al., CVPR 2022, github.com/lhoye
 ``tools/convert_datasets/gta.py``): for every ``<root>/labels/*<digit>.png`` (palette PNG whose indices are
 Cityscapes label ids) writes ``<root>/labels/<stem>_labelTrainIds.png`` (uint8, 255 = ignore) and
 ``sample_class_stats.json``, ``sample_class_stats_dict.json``, ``samples_with_class.json`` into ``<root>``
-(METHODS.md 3.1-3.3).  Idempotent; originals are only read.
+(docs/data.md §1-3).  Idempotent; originals are only read.
 
 Usage: python tools/convert_datasets/gta.py data/gta --nproc 8
 """

@@ -4,7 +4,7 @@ Output format of DAFormer's converter (Hoyer et al., CVPR 2022, github.com/lhoye
 ``tools/convert_datasets/synthia.py``): for every ``<root>/GT/LABELS/*<digit>.png`` (16-bit multi-channel
 PNG read with OpenCV ``IMREAD_UNCHANGED``; the last channel of the BGR array, red, holds the class id)
 writes ``<root>/GT/LABELS/<stem>_labelTrainIds.png`` (uint8, 255 = ignore) and the three RCS statistics
-files into ``<root>`` (METHODS.md 3.1-3.3).  Idempotent; originals are only read.
+files into ``<root>`` (docs/data.md §1-3).  Idempotent; originals are only read.
 
 Usage: python tools/convert_datasets/synthia.py data/synthia --nproc 8
 """

@@ -1,5 +1,5 @@
 # Cityscapes -> ACDC, 512x512 crops.
-# Loader semantics of DAFormer uda_cityscapes_to_acdc_512x512 (METHODS.md 1.3): Cityscapes (1024,512), ACDC (960,540).
+# Loader semantics of DAFormer uda_cityscapes_to_acdc_512x512 (docs/methods.md §1.3): Cityscapes (1024,512), ACDC (960,540).
 crop_size = (512, 512)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

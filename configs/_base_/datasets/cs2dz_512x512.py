@@ -1,5 +1,5 @@
 # Cityscapes -> Dark Zurich (night), 512x512 crops.
-# Loader semantics of DAFormer uda_cityscapes_to_darkzurich_512x512 (METHODS.md 1.3): Cityscapes (1024,512), Dark Zurich (960,540); evaluated on the labelled val/night split.
+# Loader semantics of DAFormer uda_cityscapes_to_darkzurich_512x512 (docs/methods.md §1.3): Cityscapes (1024,512), Dark Zurich (960,540); evaluated on the labelled val/night split.
 crop_size = (512, 512)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,5 +1,5 @@
 # GTA5 -> Cityscapes, 512x512 crops (DAFormer).
-# Loader semantics of DAFormer uda_gta_to_cityscapes_512x512 (METHODS.md 1.3): GTA (1280,720), Cityscapes (1024,512).
+# Loader semantics of DAFormer uda_gta_to_cityscapes_512x512 (docs/methods.md §1.3): GTA (1280,720), Cityscapes (1024,512).
 crop_size = (512, 512)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,5 +1,5 @@
 # GTA5 -> Cityscapes, 640x640 crops (CLIP-ProCL, SePiCo).
-# Loader semantics of CLIP-ProCL configs/clip_procl/gta2cs_resnet.py (METHODS.md 1.3): GTA (1280,720), Cityscapes (1280,640).
+# Loader semantics of CLIP-ProCL configs/clip_procl/gta2cs_resnet.py (docs/methods.md §1.3): GTA (1280,720), Cityscapes (1280,640).
 crop_size = (640, 640)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

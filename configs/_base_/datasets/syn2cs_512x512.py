@@ -1,5 +1,5 @@
 # SYNTHIA -> Cityscapes, 512x512 crops (DAFormer).
-# Loader semantics of DAFormer uda_synthia_to_cityscapes_512x512 (METHODS.md 1.3): SYNTHIA (1280,760), Cityscapes (1024,512); report mIoU16 / mIoU13.
+# Loader semantics of DAFormer uda_synthia_to_cityscapes_512x512 (docs/methods.md §1.3): SYNTHIA (1280,760), Cityscapes (1024,512); report mIoU16 / mIoU13.
 crop_size = (512, 512)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

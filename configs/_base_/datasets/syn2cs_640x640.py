@@ -1,5 +1,5 @@
 # SYNTHIA -> Cityscapes, 640x640 crops (CLIP-ProCL's recipe; the authors ship no SYNTHIA config,
-# METHODS.md 2.1.6): SYNTHIA (1280,760) as DAFormer, Cityscapes (1280,640) as their GTA config; report mIoU16 / mIoU13.
+# docs/methods.md §2.1.6): SYNTHIA (1280,760) as DAFormer, Cityscapes (1280,640) as their GTA config; report mIoU16 / mIoU13.
 crop_size = (640, 640)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),

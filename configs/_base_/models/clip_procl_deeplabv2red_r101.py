@@ -1,4 +1,4 @@
-# CLIP-ProCL segmentor (METHODS.md 2.1.1-2.1.4; github.com/bupt-ai-cz/CLIP-ProCL
+# CLIP-ProCL segmentor (docs/methods.md §2.1.1-2.1.4; github.com/bupt-ai-cz/CLIP-ProCL
 # configs/clip_procl/gta2cs_resnet.py): DeepLabV2-red on ResNetV1c-101 d8, the last stage fused with
 # frozen CLIP RN101 stage-4 features through the 1x1 filter ("AFM"), a projection head into CLIP's
 # 512-d text space, CoOp prompts with 16 shared context vectors.  CLIP weights: 'openai' lets

@@ -1,4 +1,4 @@
-# DAFormer: MiT-B5 + DAFormerHead with the "sepaspp" fusion (METHODS.md 1.2): 85,155,283 parameters
+# DAFormer: MiT-B5 + DAFormerHead with the "sepaspp" fusion (docs/methods.md §1.2): 85,155,283 parameters
 # with 19 classes.  ImageNet init: SegFormer's mit_b5.pth at pretrained/mit_b5.pth (loaded as is).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(

@@ -1,5 +1,5 @@
 # DeepLabV2 with the full ASPP (dilations 6, 12, 18, 24; SePiCo) on ResNetV1c-101
-# d8 (METHODS.md 1.2).  ImageNet init: open-mmlab resnet101_v1c,
+# d8 (docs/methods.md §1.2).  ImageNet init: open-mmlab resnet101_v1c,
 # expected at pretrained/resnet101_v1c.pth (nothing is downloaded).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(

@@ -1,4 +1,4 @@
-# AdamW of the DAFormer family (METHODS.md 1.7): lr 6e-5, betas (0.9, 0.999), weight decay 0.01.
+# AdamW of the DAFormer family (docs/methods.md §1.7): lr 6e-5, betas (0.9, 0.999), weight decay 0.01.
 # Parameter-wise rules (mmcv / mmengine DefaultOptimWrapperConstructor semantics: keys sorted
 # alphabetically then by length, first substring match wins): heads x10 lr; MiT LayerNorms and
 # pos_block without weight decay (these two keys match nothing in ResNet backbones).

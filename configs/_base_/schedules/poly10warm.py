@@ -1,4 +1,4 @@
-# poly10warm (METHODS.md 1.7): linear decay to 0 over all iterations, multiplicative linear warmup
+# poly10warm (docs/methods.md §1.7): linear decay to 0 over all iterations, multiplicative linear warmup
 # over 1500 iterations from ratio 1e-6 (mmcv PolyLrUpdaterHook semantics).
 param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=40000, power=1.0, min_lr=0.0,

@@ -1,4 +1,4 @@
-# CLIP-ProCL on the DACS core (METHODS.md 2.1.5; CLIP-ProCL configs/clip_procl/gta2cs_resnet.py
+# CLIP-ProCL on the DACS core (docs/methods.md §2.1.5; CLIP-ProCL configs/clip_procl/gta2cs_resnet.py
 # `uda`): alpha 0.999, pseudo-label crop rows 15 / 120, no ImageNet FD, plus
 #   L_align = CE(f . T^T / tau, y)   projected pixels vs detached CLIP text prototypes (source, mixed)
 #   L_pl    = 0.5 CE(dense CLIP logits, y)   prompt learning, only ctx receives its gradient

@@ -1,4 +1,4 @@
-# DACS self-training core (METHODS.md 1.5 step 0; DAFormer configs/_base_/uda/dacs.py).  A top-level
+# DACS self-training core (docs/methods.md §1.5 step 0; DAFormer configs/_base_/uda/dacs.py).  A top-level
 # `uda` dict is wrapped around `model` by the train entry (the segmentor stays `model.model`).
 uda = dict(
     type='DACS',

@@ -1,4 +1,4 @@
-# DAFormer's DACS setting (METHODS.md 1.5-1.6; DAFormer configs/_base_/uda/dacs_a999_fdthings.py):
+# DAFormer's DACS setting (docs/methods.md §1.5-1.6; DAFormer configs/_base_/uda/dacs_a999_fdthings.py):
 # alpha 0.999, pseudo-label crop rows 15 / 120, ImageNet feature distance on the thing classes.
 _base_ = ['dacs.py']
 uda = dict(

@@ -1,4 +1,4 @@
-"""Data transforms with the names and semantics of MMSegmentation (METHODS.md 1.1)."""
+"""Data transforms with the names and semantics of MMSegmentation (docs/methods.md §1.1)."""
 from .base_transform import BaseTransform
 from .loading_annotations import LoadAnnotations
 from .loading_image import LoadImageFromFile

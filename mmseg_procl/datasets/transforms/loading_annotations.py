@@ -1,7 +1,7 @@
 """LoadAnnotations: read a trainId label map "unchanged" (palette indices / grey values, never colours).
 
 Reference behaviour: mmseg 0.16 ``LoadAnnotations`` (``imdecode_backend='pillow'``, ``flag='unchanged'``),
-METHODS.md 1.1 item 1.  Pillow returns the indices of palette PNGs and the values of grey PNGs, which
+docs/methods.md §1.1 item 1.  Pillow returns the indices of palette PNGs and the values of grey PNGs, which
 is what the trainId files written by ``tools/convert_datasets`` contain.  Values that are neither a
 class index nor ``ignore_index`` raise an error naming the file, instead of failing later inside the
 loss.
@@ -9,6 +9,7 @@ loss.
 import os.path as osp
 from typing import Dict, Optional
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -51,7 +52,7 @@ class LoadAnnotations(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         """Read, remap and validate the label map."""
         path = results['seg_map_path']
-        label = read_label_map(path)
+        label = self._match_image_size(read_label_map(path), results)
         label = self._remap(label, results)
         num_classes = results.get('num_classes')
         if num_classes is not None:
@@ -61,6 +62,19 @@ class LoadAnnotations(BaseTransform):
         if 'gt_seg_map' not in results['seg_fields']:
             results['seg_fields'].append('gt_seg_map')
         return results
+
+    @staticmethod
+    def _match_image_size(label: np.ndarray, results: Dict) -> np.ndarray:
+        """The label at its image's original size: resized if the dataset flagged it, else an error."""
+        ori = results.get('ori_shape')
+        if ori is None or tuple(label.shape) == tuple(ori[:2]):
+            return label
+        if results.get('label_size_mismatch'):
+            return cv2.resize(label, (int(ori[1]), int(ori[0])), interpolation=cv2.INTER_NEAREST)
+        raise ValueError(f'label file {results["seg_map_path"]} is {label.shape[1]}x{label.shape[0]} '
+                         f'but its image {results.get("img_path")} is {ori[1]}x{ori[0]}; expected '
+                         'the same size (a training dataset announces and resizes such labels; '
+                         'evaluation data must match)')
 
     def _remap(self, label: np.ndarray, results: Dict) -> np.ndarray:
         """Apply ``reduce_zero_label`` and the dataset's ``label_map``."""

@@ -1,7 +1,7 @@
 """LoadImageFromFile: decode an image with OpenCV into a BGR uint8 array (mmseg convention).
 
 Reference behaviour: mmcv 1.3 ``LoadImageFromFile`` as used by mmseg 0.16 and the DAFormer family
-(METHODS.md 1.1 item 1): OpenCV decoding, BGR channel order, ``img_shape`` / ``ori_shape`` set.
+(docs/methods.md §1.1 item 1): OpenCV decoding, BGR channel order, ``img_shape`` / ``ori_shape`` set.
 """
 import os.path as osp
 from typing import Dict

@@ -1,6 +1,6 @@
 """Pad: pad image (with ``pad_val``) and label maps (with ``seg_pad_val``) at the bottom and right.
 
-Reference behaviour (METHODS.md 1.1 item 1): mmseg 0.16 ``Pad(size=crop, pad_val=0, seg_pad_val=255)``.
+Reference behaviour (docs/methods.md §1.1 item 1): mmseg 0.16 ``Pad(size=crop, pad_val=0, seg_pad_val=255)``.
 """
 from typing import Dict, Optional, Sequence, Tuple
 

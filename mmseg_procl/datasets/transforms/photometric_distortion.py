@@ -5,7 +5,7 @@ v0.16 ``mmseg/datasets/pipelines/transforms.py``): each op fires with probabilit
 brightness adds ``U(-delta, delta)``; contrast multiplies by ``U(lower, upper)`` and runs either
 before saturation (mode 1) or after hue (mode 0); saturation scales the S channel of OpenCV's uint8
 HSV; hue adds ``randint(-delta, delta)`` (upper bound exclusive) modulo 180.  Every op clips to
-[0, 255] and rounds down to uint8.  Not used by the UDA loaders (METHODS.md 1.3), provided for
+[0, 255] and rounds down to uint8.  Not used by the UDA loaders (docs/methods.md §1.3), provided for
 supervised configs.
 """
 from typing import Dict, Sequence

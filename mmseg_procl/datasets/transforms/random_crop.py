@@ -1,6 +1,6 @@
 """RandomCrop with the category-ratio check of mmseg (``cat_max_ratio``).
 
-Reference behaviour (METHODS.md 1.1 item 3): uniform offsets; when ``cat_max_ratio < 1`` a crop is
+Reference behaviour (docs/methods.md §1.1 item 3): uniform offsets; when ``cat_max_ratio < 1`` a crop is
 accepted if its label has more than one valid class and the most frequent valid class covers less
 than ``cat_max_ratio`` of the valid pixels; up to 10 crops are checked, and if all fail an 11th
 crop is drawn and used unchecked.  Offsets come from ``np.random`` (seeded per data-loader worker).

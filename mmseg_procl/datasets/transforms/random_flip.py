@@ -1,4 +1,4 @@
-"""RandomFlip: horizontal (or vertical) flip with probability ``prob`` (METHODS.md 1.1 item 4).
+"""RandomFlip: horizontal (or vertical) flip with probability ``prob`` (docs/methods.md §1.1 item 4).
 
 The draw ``np.random.rand() < prob`` follows mmseg 0.16's ``RandomFlip``.
 """

@@ -1,9 +1,9 @@
 """Resize: rescale image and label maps, keeping the aspect ratio or to an exact size.
 
-Reference behaviour (METHODS.md 1.1 item 2): mmcv ``imrescale`` for ``keep_ratio=True`` with
+Reference behaviour (docs/methods.md §1.1 item 2): mmcv ``imrescale`` for ``keep_ratio=True`` with
 ``scale=(w_max, h_max)``: ``s = min(max(scale) / long_edge, min(scale) / short_edge)`` and the new
 size is ``int(x * s + 0.5)``; images use bilinear, label maps nearest-neighbour interpolation.  Label
-maps are resized to the image's final size (METHODS.md 5.19: a few GTA5 labels differ in size from
+maps are resized to the image's final size (docs/methods.md §3 item 19: a few GTA5 labels differ in size from
 their images).
 """
 from typing import Dict, Optional, Sequence, Tuple, Union

@@ -23,9 +23,12 @@ class ProgressBarHook(Hook):
             self._bar = tqdm(total=len(loader), desc=desc, unit='batch', dynamic_ncols=True)
 
     def _advance(self) -> None:
-        """Advance the bar by one batch."""
+        """Advance the bar by one batch; close it after the last one (before metrics are computed,
+        so that an evaluation error is the last thing printed)."""
         if self._bar is not None:
             self._bar.update(1)
+            if self._bar.n >= self._bar.total:
+                self._close()
 
     def _close(self) -> None:
         """Finish the bar."""

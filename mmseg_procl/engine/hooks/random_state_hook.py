@@ -14,10 +14,11 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import Hook
 
 from mmseg_procl.engine.checkpoint_safety import from_safe, to_safe
 from mmseg_procl.registry import HOOKS
+from .schedule import checkpoint_due
 
 
 def capture_rng_state() -> Dict:
@@ -47,20 +48,9 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._pending: Optional[List[Dict]] = None
 
-    @staticmethod
-    def _checkpoint_due(runner) -> bool:
-        """Whether a CheckpointHook will save after this iteration."""
-        for hook in runner.hooks:
-            if isinstance(hook, CheckpointHook) and not hook.by_epoch:
-                if hook.every_n_train_iters(runner, hook.interval, hook.save_begin):
-                    return True
-                if hook.save_last and hook.is_last_train_iter(runner):
-                    return True
-        return False
-
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Gather every rank's RNG state when a checkpoint follows this iteration."""
-        if self._checkpoint_due(runner):
+        if checkpoint_due(runner):
             state = capture_rng_state()
             states = all_gather_object(state) if get_world_size() > 1 else [state]
             self._pending = to_safe(states)   # numpy state as tensors: loadable with weights_only

@@ -1,4 +1,6 @@
-"""PolyLRWithWarmup: mmcv 1.x ``PolyLrUpdaterHook`` with linear warmup, in closed form (METHODS.md 1.1-9).
+"""PolyLRWithWarmup: mmcv 1.x ``PolyLrUpdaterHook`` with linear warmup, in closed form.
+
+Specified in docs/methods.md §1.1 item 9.
 
 At iteration ``t`` (0-based) every parameter group gets
 ``regular = (base - min_lr) * (1 - t / T) ** power + min_lr`` and, while ``t < warmup_iters``,

@@ -9,7 +9,7 @@ Accepted sources, all read without executing code (``torch.load(weights_only=Tru
   ``open_clip_pytorch_model.bin`` / ``open_clip_model.safetensors``, optionally under ``state_dict``
   and with a ``module.`` prefix;
 * CLIP-ProCL's converted file ``RN101_clip_weights.pth`` (github.com/bupt-ai-cz/CLIP-ProCL
-  ``tools/maskclip_utils/convert_clip_weights.py``, METHODS.md 2.1.2: a dict with ``visual``,
+  ``tools/maskclip_utils/convert_clip_weights.py``, docs/methods.md §2.1.2: a dict with ``visual``,
   ``text``, ``q_proj``, ``k_proj``, ``v_proj``, ``c_proj``, ``logit_scale``), mapped back to the
   OpenAI names by inverting that conversion.
 
@@ -18,15 +18,17 @@ refused with a message pointing to the alternatives.  The same inverse key map t
 CLIP-ProCL segmentor checkpoint (``clip.stem.0.*``, ``text.layers.*``, ``q_proj.weight`` (o, i, 1, 1),
 ``ctx``) into this package's names (``procl_segmentor_to_ours``).
 """
+import logging
 import os.path as osp
 import re
-import warnings
 import zipfile
 from typing import Dict, Optional
 
 import torch
 from mmengine.logging import print_log
 from torch import nn
+
+from mmseg_procl.errors import CheckpointError
 
 VISUAL_STEM = {'stem.0.': 'conv1.', 'stem.1.': 'bn1.', 'stem.3.': 'conv2.', 'stem.4.': 'bn2.',
                'stem.6.': 'conv3.', 'stem.7.': 'bn3.'}
@@ -125,7 +127,7 @@ def resolve_clip_weights(spec: str, arch: Optional[str]) -> str:
     try:
         return open_clip.download_pretrained(cfg)
     except Exception as err:   # offline, hub unreachable, ...
-        raise RuntimeError(f"clip_weights='openai': open_clip could not fetch the {arch} weights "
+        raise CheckpointError(f"clip_weights='openai': open_clip could not fetch the {arch} weights "
                            f"({type(err).__name__}: {err}); pass a local file instead: "
                            f'{HOW_TO_GET}') from err
 
@@ -196,11 +198,21 @@ RANDOM_CLIP_WARNING = (
     '!! random projections); it exercises the CLIP-ProCL code path only.\n' + '!' * 78)
 
 
+_random_clip_warned = False
+
+
+def warn_random_clip() -> None:
+    """The random-CLIP banner, once per process (student and teacher both initialise their towers)."""
+    global _random_clip_warned
+    if not _random_clip_warned:
+        _random_clip_warned = True
+        print_log(RANDOM_CLIP_WARNING, logger='current', level=logging.WARNING)
+
+
 def init_clip_towers(visual: nn.Module, text: Optional[nn.Module], clip_weights: Optional[str]) -> None:
     """Load ``clip_weights`` (file or ``'openai'``) into the towers, or warn loudly when None."""
     if clip_weights is None:
-        warnings.warn(RANDOM_CLIP_WARNING)
-        print_log(RANDOM_CLIP_WARNING, logger='current')
+        warn_random_clip()
         return
     path = resolve_clip_weights(clip_weights, getattr(visual, 'arch', None))
     load_clip_weights(visual, text, path)

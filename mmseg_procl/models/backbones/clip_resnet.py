@@ -1,10 +1,10 @@
 """CLIPResNet: the frozen CLIP image tower (open_clip's ModifiedResNet) as a 4-stage feature extractor.
 
 CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/backbones/resnet.py`` ``ResNetClip``,
-METHODS.md 2.1.2) runs OpenAI CLIP's RN101 image tower without its attention pool and reads the
+docs/methods.md §2.1.2) runs OpenAI CLIP's RN101 image tower without its attention pool and reads the
 four stage maps (stride 32 at stage 4).  Dense CLIP embeddings follow MaskCLIP (Zhou et al., ECCV
 2022): the attention pool's value and output projections applied at every position as 1x1
-convolutions, no query / key, no positional embedding (METHODS.md 2.1.4 step 1).
+convolutions, no query / key, no positional embedding (docs/methods.md §2.1.4 step 1).
 
 Here the tower *is* open_clip's ``ModifiedResNet`` (deep 3-conv stem with average pooling,
 anti-aliased bottlenecks), so OpenAI / open_clip weights load by their own names (``conv1``,
@@ -13,8 +13,8 @@ anti-aliased bottlenecks), so OpenAI / open_clip weights load by their own names
 (the CLIP-aware segmentor freezes the tower in its ``__init__``).
 
 ``input='imagenet'`` feeds the tower the segmentor's ImageNet-normalised tensor unchanged, as
-CLIP-ProCL does (METHODS.md 5.5); ``input='clip'`` first re-normalises it with CLIP's own mean / std
-(``input_mean`` / ``input_std`` describe the incoming normalisation, 0-255 scale).
+CLIP-ProCL does (docs/methods.md §3 item 5); ``input='clip'`` first re-normalises it with CLIP's own
+mean / std (``input_mean`` / ``input_std`` describe the incoming normalisation, 0-255 scale).
 """
 from typing import Dict, Sequence, Tuple
 

@@ -5,7 +5,7 @@ Accepts the file layouts of SegFormer (Xie et al., NeurIPS 2021, github.com/NVla
 state dict with the ImageNet classifier ``head.*``) and of DAFormer-family / mmseg checkpoints
 (Hoyer et al., CVPR 2022, github.com/lhoyer/DAFormer; wrapped in ``state_dict`` or ``model``, keys
 optionally prefixed by ``module.`` and/or ``backbone.``).  Unlike the original's silent non-strict
-load, every backbone key must be present with the right shape, otherwise a ``RuntimeError`` names
+load, every backbone key must be present with the right shape, otherwise a ``CheckpointError`` names
 the file and the keys; keys the backbone does not have (the ImageNet head is dropped first) are
 logged and ignored.  Files are read with ``torch.load(..., weights_only=True)`` only.
 """
@@ -17,6 +17,8 @@ from typing import Dict, List
 import torch
 from mmengine.logging import print_log
 from torch import nn
+
+from mmseg_procl.errors import CheckpointError
 
 STRIPPED_PREFIXES = ('module.', 'backbone.')
 DROPPED_PREFIXES = ('head.',)
@@ -30,7 +32,7 @@ def read_checkpoint_state_dict(path: str) -> Dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # torch raises several types for damaged / foreign files
-        raise RuntimeError(f'cannot read MiT checkpoint {path!r} (expected a torch.save file of a '
+        raise CheckpointError(f'cannot read MiT checkpoint {path!r} (expected a torch.save file of a '
                            f'state dict): {type(err).__name__}: {err}') from err
     if isinstance(obj, Mapping):
         for wrapper in ('state_dict', 'model'):
@@ -38,7 +40,7 @@ def read_checkpoint_state_dict(path: str) -> Dict[str, torch.Tensor]:
                 obj = obj[wrapper]
                 break
     if not isinstance(obj, Mapping) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise RuntimeError(f'MiT checkpoint {path!r} does not hold a state dict of tensors '
+        raise CheckpointError(f'MiT checkpoint {path!r} does not hold a state dict of tensors '
                            f'(got {type(obj).__name__})')
     return dict(obj)
 
@@ -77,7 +79,7 @@ def check_against_model(path: str, state: Dict[str, torch.Tensor], model: nn.Mod
         problems.append(f'{len(missing)} missing key(s): {listing(missing)}')
     if wrong:
         problems.append(f'{len(wrong)} key(s) with a wrong shape: {listing(wrong)}')
-    raise RuntimeError(f'MiT checkpoint {path!r} does not fit {type(model).__name__}: '
+    raise CheckpointError(f'MiT checkpoint {path!r} does not fit {type(model).__name__}: '
                        + '; '.join(problems))
 
 

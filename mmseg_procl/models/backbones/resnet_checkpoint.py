@@ -1,6 +1,6 @@
 """Loading ImageNet ResNet-V1c weights into :class:`ResNetV1c` through an explicit key map.
 
-Two file layouts are accepted (DESIGN.md section 2: we load the original weight files, nothing is
+Two file layouts are accepted (docs/design.md §1: we load the original weight files, nothing is
 downloaded):
 
 * open-mmlab layout, as in the ``open-mmlab://resnet{50,101}_v1c`` ImageNet checkpoints used by
@@ -22,6 +22,8 @@ from typing import Dict, List
 
 import torch
 from torch import nn
+
+from mmseg_procl.errors import CheckpointError
 
 OPEN_MMLAB_SCHEME = 'open-mmlab://'
 LOCAL_PRETRAINED_DIR = 'pretrained'
@@ -55,12 +57,12 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # corrupt archive, truncated file, disallowed pickle global
-        raise RuntimeError(f'cannot read checkpoint {path!r} as a torch state dict: {err}') from err
+        raise CheckpointError(f'cannot read checkpoint {path!r} as a torch state dict: {err}') from err
     for wrapper in ('state_dict', 'model'):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise TypeError(f'checkpoint {path!r} does not hold a state dict of tensors '
+        raise CheckpointError(f'checkpoint {path!r} does not hold a state dict of tensors '
                         f'(got {type(obj).__name__})')
     return dict(obj)
 

@@ -2,7 +2,7 @@
 
 Interface of MMSegmentation 1.x ``BaseDecodeHead`` (``forward``, ``loss``, ``predict``,
 ``loss_by_feat``, ``predict_by_feat``) with the loss semantics of mmseg 0.16 used by the DAFormer
-family (METHODS.md 1.1 item 5): logits are resized (bilinear) to the label size, the per-pixel
+family (docs/methods.md §1.1 item 5): logits are resized (bilinear) to the label size, the per-pixel
 weight ``seg_weight`` of each data sample multiplies the CE, and the mean runs over all pixels.  The
 loss key is ``loss_seg`` (logged as ``decode.loss_seg`` by the segmentor) and the accuracy statistic
 ``acc_seg``.  ``conv_seg`` is initialised Normal(0, 0.01) with zero bias, as in mmseg 0.16.

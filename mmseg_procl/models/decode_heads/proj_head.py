@@ -1,7 +1,7 @@
 """ProjHead: the pixel-embedding projection head of SePiCo and CLIP-ProCL (embeddings only).
 
 The head maps backbone features to per-pixel embeddings for contrastive / alignment objectives;
-those objectives live in ``mmseg_procl.models.losses`` / ``mmseg_procl.uda.objectives`` (DESIGN.md),
+those objectives live in ``mmseg_procl.models.losses`` / ``mmseg_procl.uda.objectives`` (docs/design.md),
 so the head computes no loss.  A stack of ``num_convs`` ConvModules (conv -> BN -> ReLU), then an
 L2 normalisation over channels, as in
 

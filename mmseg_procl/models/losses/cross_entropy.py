@@ -1,10 +1,10 @@
-"""Pixel-weighted cross entropy with the mmseg 0.16 averaging convention (METHODS.md 1.1 item 5).
+"""Pixel-weighted cross entropy with the mmseg 0.16 averaging convention (docs/methods.md §1.1 item 5).
 
 Per-pixel CE with ``reduction='none'`` (ignored pixels contribute 0), multiplied by an optional
 per-pixel weight, then averaged over **all** B*H*W pixels including ignored ones, as
 ``mmseg/models/losses/cross_entropy_loss.py`` of mmseg 0.16 (used by DAFormer, CLIP-ProCL, SePiCo)
 does.  ``avg_non_ignore=True`` averages over valid pixels instead (WDASS / ProCA convention,
-METHODS.md 5.7).
+docs/methods.md §3 item 7).
 """
 from typing import Optional, Sequence
 

@@ -1,11 +1,11 @@
 """Pixel-to-prototype cross entropy: the alignment / prototype-contrast loss of CLIP-ProCL and SePiCo.
 
 CLIP-ProCL ``AlignmentLoss`` (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/losses/
-alignment_loss.py``, METHODS.md 2.1.5): unit-norm pixel embeddings ``f`` (B, D, h, w), labels at the
+alignment_loss.py``, docs/methods.md §2.1.5): unit-norm pixel embeddings ``f`` (B, D, h, w), labels at the
 same resolution, prototypes ``P`` (C, D): ``logits = f . P^T / tau`` and the cross entropy averaged
 over the positions whose label is not ignored.  SePiCo's ProtoCL (Xie et al., TPAMI 2023) has the
-same form with its class-mean prototypes and tau = 100 (METHODS.md 2.2.3).  No valid position gives
-0 (the references produce NaN, METHODS.md 5.10); the mean is formed without a host synchronisation.
+same form with its class-mean prototypes and tau = 100 (docs/methods.md §2.2).  No valid position gives
+0 (the references produce NaN, docs/methods.md §3 item 10); the mean is formed without a host synchronisation.
 """
 from typing import Optional
 

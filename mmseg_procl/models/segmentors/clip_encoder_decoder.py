@@ -1,7 +1,7 @@
 """CLIPEncoderDecoder: a segmentor whose last backbone stage is fused with frozen CLIP image features.
 
 CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/segmentors/
-clip_encoder_decoder_projector.py``, METHODS.md 2.1.1-2.1.4).  Besides backbone, decode head and
+clip_encoder_decoder_projector.py``, docs/methods.md §2.1.1-2.1.4).  Besides backbone, decode head and
 projection head (``auxiliary_head``) it owns the frozen CLIP image tower ``clip`` (with its attention
 pool projections), the frozen text tower ``text``, the CoOp ``prompt_learner`` (learnable ``ctx``)
 and the fusion ``filter`` (the "AFM" of the paper's figure):
@@ -17,7 +17,7 @@ activation.  When the backbone's last stage is narrower than CLIP's (MiT-B5: 512
 reference only pairs a ResNet-101 with CLIP RN101).  The text side is only run on request
 (``text_embeddings``), i.e. by the objectives during training.
 
-Faithful by default, corrections as switches (METHODS.md 5.4 / 5.5):
+Faithful by default, corrections as switches (docs/methods.md §3 items 4 and 5):
 ``clip_bn='train'`` lets the frozen tower's BatchNorm follow the runner's train mode (batch
 statistics, drifting running buffers, as the reference) vs ``'frozen'`` (always eval);
 ``input='imagenet'`` of ``clip_visual`` feeds CLIP the segmentor's ImageNet-normalised tensor (reference) vs
@@ -51,6 +51,9 @@ from .encoder_decoder import EncoderDecoder
 @MODELS.register_module()
 class CLIPEncoderDecoder(EncoderDecoder):
     """EncoderDecoder + frozen CLIP towers, CoOp prompts and CLIP-feature fusion of the last stage."""
+
+    # prediction reads the CLIP stage maps only: text tower, prompts, attention pool are training-only
+    INFERENCE_UNUSED_PREFIXES = ('auxiliary_head.', 'text.', 'prompt_learner.', 'clip.attnpool.')
 
     def __init__(self, backbone: dict, decode_head: dict, clip_visual: dict, clip_text: dict,
                  prompt_learner: dict, auxiliary_head: Optional[Union[dict, List[dict]]] = None,
@@ -97,7 +100,7 @@ class CLIPEncoderDecoder(EncoderDecoder):
         return self.clip(inputs)[-1]
 
     def fuse(self, last: torch.Tensor, clip_feats: torch.Tensor) -> torch.Tensor:
-        """``last * filter(last * normalize(resize(F4)))`` (METHODS.md 2.1.4 step 4)."""
+        """``last * filter(last * normalize(resize(F4)))`` (docs/methods.md §2.1.4 step 4)."""
         if hasattr(self, 'clip_adapter'):
             clip_feats = self.clip_adapter(clip_feats)
         prior = F.normalize(resize(clip_feats, last.shape[2:], align_corners=True), dim=1)

@@ -2,7 +2,7 @@
 
 Interface of MMSegmentation 1.x's ``EncoderDecoder`` (``forward(inputs, data_samples, mode)`` with
 modes ``loss`` / ``predict`` / ``tensor``; ``extract_feat``, ``encode_decode``, ``inference``).
-Inference follows mmseg 0.16 as used by the DAFormer family (METHODS.md 1.8): ``whole`` runs the
+Inference follows mmseg 0.16 as used by the DAFormer family (docs/methods.md §1.8): ``whole`` runs the
 resized image at once; ``slide`` tiles ``crop_size`` windows with ``stride`` (grid
 ``max(L - crop + stride - 1, 0) // stride + 1`` per axis, the last window shifted to end at the
 border), sums the window logits and divides by the per-pixel count (``batched_slide`` runs all
@@ -50,6 +50,9 @@ def slide_grid(length: int, crop: int, stride: int) -> List[int]:
 @MODELS.register_module()
 class EncoderDecoder(BaseModel):
     """A segmentor: ``backbone`` features -> ``decode_head`` logits, optional ``auxiliary_head``."""
+
+    # state-dict prefixes that prediction never reads (a checkpoint may lack them)
+    INFERENCE_UNUSED_PREFIXES: Tuple[str, ...] = ('auxiliary_head.',)
 
     def __init__(self, backbone: dict, decode_head: dict,
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None,

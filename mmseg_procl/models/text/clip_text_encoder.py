@@ -1,16 +1,16 @@
 """CLIPTextEncoder: the frozen CLIP text transformer, fed with prompt embeddings instead of token ids.
 
 CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/backbones/text_transformer.py``,
-METHODS.md 2.1.3) runs OpenAI CLIP's text tower (width 512, 12 pre-LN blocks, 8 heads, causal mask,
+docs/methods.md §2.1.3) runs OpenAI CLIP's text tower (width 512, 12 pre-LN blocks, 8 heads, causal mask,
 77 positions, final LayerNorm, ``text_projection``) on CoOp prompts: embedding rows -> + positional
 embedding -> blocks -> final LN -> the row at the end-of-text token (argmax of the token ids) ->
 ``@ text_projection``.
 
 Built on open_clip's ``TextTransformer`` (OpenAI parameter names).  ``activation='gelu'`` is the
 reference (its config builds the blocks with exact GELU); ``'quick_gelu'`` is what OpenAI trained
-with (METHODS.md 5.5).  Because of the causal mask, positions after the last end-of-text token never
-influence the pooled rows, so the sequence is cut there: the result is identical to running all 77
-positions, at a fraction of the cost (19 Cityscapes prompts end by position 22).
+with (docs/methods.md §3 item 5).  Because of the causal mask, positions after the last end-of-text
+token never influence the pooled rows, so the sequence is cut there: the result is identical to
+running all 77 positions, at a fraction of the cost (19 Cityscapes prompts end by position 22).
 """
 from typing import Optional
 

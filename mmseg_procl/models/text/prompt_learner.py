@@ -2,7 +2,7 @@
 
 CoOp (Zhou et al., "Learning to Prompt for Vision-Language Models", IJCV 2022) as used by
 CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/segmentors/
-clip_encoder_decoder_projector.py``, METHODS.md 2.1.3): prompt strings ``"X X ... X <class>."`` with
+clip_encoder_decoder_projector.py``, docs/methods.md §2.1.3): prompt strings ``"X X ... X <class>."`` with
 ``n_ctx`` placeholders are tokenised once with CLIP's BPE tokenizer (open_clip's copy, context 77);
 at every call the placeholder rows of their token embeddings are replaced by the shared learnable
 ``ctx`` (n_ctx, width).  ``init_context`` sets ``ctx`` by linear interpolation (bilinear resize with

@@ -1,7 +1,7 @@
 """DepthwiseSeparableConvModule: depthwise ConvModule then pointwise 1x1 ConvModule.
 
 Submodule names ``depthwise_conv`` / ``pointwise_conv`` as in mmcv 1.x (github.com/open-mmlab/mmcv),
-used by DAFormer's ``sepaspp`` fusion (METHODS.md 4.1 key layout).
+used by DAFormer's ``sepaspp`` fusion (docs/checkpoints.md §2 key layout).
 """
 from typing import Optional
 

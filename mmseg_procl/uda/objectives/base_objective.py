@@ -1,6 +1,6 @@
 """BaseObjective: an additional loss of a UDA algorithm that acts in named training stages.
 
-DESIGN.md section 4: a method is a self-training core plus a list of objectives; each declares the
+docs/design.md §3: a method is a self-training core plus a list of objectives; each declares the
 stages it acts in (``source``, ``target``, ``mixed``) and returns a dict of losses whose keys start
 with ``loss_`` (the algorithm adds the stage prefix).  A term without valid pixels returns 0.
 """

@@ -1,8 +1,8 @@
 """CLIPFeatureDistillation: the frozen CLIP image tower as a teacher of the segmentation features.
 
 An image-prior objective in the spirit of CLIP-ProCL's "CLIP image features guide the segmentation
-features" (METHODS.md 2.1, paper abstract) and of DAFormer's ImageNet feature distance
-(METHODS.md 1.6).  The released CLIP-ProCL code realises the image prior through the fusion filter
+features" (docs/methods.md §2.1, paper abstract) and of DAFormer's ImageNet feature distance
+(docs/methods.md §1.6).  The released CLIP-ProCL code realises the image prior through the fusion filter
 only, so its configs keep this objective off; ``configs/clip_procl/*_imgdistill.py`` is the
 ablation that turns it on.  Per stage:
 

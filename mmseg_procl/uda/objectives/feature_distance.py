@@ -1,11 +1,11 @@
-"""ImageNetFeatureDistance: thing-class feature distance to a frozen ImageNet backbone (METHODS.md 1.6).
+"""ImageNetFeatureDistance: thing-class feature distance to a frozen ImageNet backbone (docs/methods.md §1.6).
 
 DAFormer (Hoyer et al., CVPR 2022, github.com/lhoyer/DAFormer, ``mmseg/models/uda/dacs.py``
 ``calc_feat_dist`` and ``mmseg/utils/utils.py`` ``downscale_label_ratio``): the source label is
 down-scaled to the last backbone stage by majority vote (a position keeps its majority class only if
 it covers at least ``scale_min_ratio`` of the window; ignore counts as a class), positions of the thing
 classes are kept, and ``lambda_fd * mean ||f_student - f_imagenet||_2`` over them is the loss.  With no
-thing position the loss is 0 (the reference logs NaN; METHODS.md 5.10).  The ImageNet backbone is a
+thing position the loss is 0 (the reference logs NaN; docs/methods.md §3 item 10).  The ImageNet backbone is a
 frozen copy built from the segmentor's backbone config (so it loads the same pretrained weights) and
 stays in eval mode.
 """

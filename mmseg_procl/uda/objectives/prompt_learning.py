@@ -1,7 +1,7 @@
 """PromptLearning: train the CoOp context so that dense CLIP logits segment the stage's labels.
 
 CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``mmseg/models/uda/dacs.py``, ``pl_flag`` /
-``pl_weight``; METHODS.md 2.1.4 step 5 and 2.1.5): the MaskCLIP embeddings of the frozen CLIP tower
+``pl_weight``; docs/methods.md §2.1.4 step 5 and §2.1.5): the MaskCLIP embeddings of the frozen CLIP tower
 (L2-normalised, no logit scale) against the student's text embeddings give dense cosine logits
 (B, C, h/32, w/32), bilinearly resized (align_corners=True) to the label size;
 

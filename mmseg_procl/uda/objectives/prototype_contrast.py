@@ -1,7 +1,7 @@
 """PrototypeContrast: pull the projected pixel embeddings towards their class prototype.
 
 The alignment loss of CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL ``AlignmentLoss``,
-METHODS.md 2.1.5) with the prototype source ``CLIPTextPrototypes``; the prototype source is a
+docs/methods.md §2.1.5) with the prototype source ``CLIPTextPrototypes``; the prototype source is a
 config entry, so SePiCo's / ProCA's class-mean prototypes plug in the same way.  Per stage:
 
     f = embedding head(feats)                          (B, D, h, w), unit norm (ProjHead)
@@ -9,7 +9,7 @@ config entry, so SePiCo's / ProCA's class-mean prototypes plug in the same way. 
     L = loss_weight * mean_valid CE(f . P^T / tau, y)  P = prototypes(ctx), detached
 
 CLIP-ProCL: tau = 1.0, r = 0.75, stages source and mixed, **no** pseudo-label weights on mixed
-images (``use_weights=False``; the reference never passes them, METHODS.md 5.1).
+images (``use_weights=False``; the reference never passes them, docs/methods.md §3 item 1).
 """
 from typing import Dict, Sequence
 

@@ -1,6 +1,6 @@
 """CLIPTextPrototypes: class prototypes from the student's CLIP text embeddings of learned prompts.
 
-CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL, METHODS.md 2.1.3 / 2.1.5): the prototypes of the
+CLIP-ProCL (github.com/bupt-ai-cz/CLIP-ProCL, docs/methods.md §2.1.3 / §2.1.5): the prototypes of the
 alignment loss are the L2-normalised text embeddings ``T`` (C, D) of the CoOp prompts, **detached**
 (only the prompt-learning loss trains the context).  The embeddings are computed once per stage by
 the CLIP-aware student (``CLIPEncoderDecoder.text_embeddings``) and shared with the prompt-learning

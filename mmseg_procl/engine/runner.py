@@ -1,0 +1,195 @@
+"""SafeRunner: mmengine's ``Runner`` with checkpoints that are never half-written, resumes that read only
+the checkpoint, clear errors for bad checkpoint files, and a readable console.
+
+Differences from ``mmengine.runner.Runner`` (0.10.7), each closing a way to lose work or get a wrong
+result silently:
+
+- ``save_checkpoint`` writes ``.<name>.<pid>.tmp`` in the work dir and renames it onto ``<name>``
+  (``os.replace``, atomic on one file system): a run killed while saving leaves the previous
+  checkpoints intact and no truncated ``iter_N.pth``;
+- ``_init_model_weights`` does nothing when resuming: the checkpoint holds every weight, so the initial
+  (pretrained) files -- ``mit_b5.pth``, ResNet, CLIP, the ImageNet model of FD -- are not read and need
+  not exist any more;
+- ``load_checkpoint`` reads with ``torch.load(weights_only=True)`` through
+  :func:`mmseg_procl.utils.checkpoint.load_checkpoint_file` (errors name the file); a resumed
+  checkpoint must be a training checkpoint (``meta`` / ``state_dict``) and match the model key for
+  key and shape for shape, otherwise the resume stops with the list of differences;
+- the console shows one line about the environment and the dumped config instead of the full
+  environment, config and hook table (those still go to the log file), and one summary line instead
+  of a notice per parameter (options of every parameter, "skipped since requires_grad=False").
+"""
+import logging
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Union
+
+import torch
+from mmengine.dist import master_only
+from mmengine.logging import MMLogger
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+from mmseg_procl.registry import RUNNERS
+from mmseg_procl.errors import CheckpointError
+
+FILE_ONLY_PREFIXES = ('Config:\n', 'Hooks will be executed in the following order',
+                      'paramwise_options -- ',
+                      # mmengine-internal notices that say nothing about the run
+                      '"FileClient" will be deprecated', '"HardDiskBackend" is the alias',
+                      'The prefix is not set in metric class', 'Distributed training is not used')
+MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
+                          'checkpoint')
+FROZEN_NOTICE = ' is skipped since its requires_grad=False'
+
+
+class ConsoleDigest(logging.Filter):
+    """Console filter: keep verbose records (environment, config, hooks, per-parameter options) out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for records that only belong in the log file."""
+        msg = record.getMessage()
+        return not (msg.startswith(FILE_ONLY_PREFIXES) or 'System environment:' in msg[:120])
+
+
+class FrozenParameterCounter(logging.Filter):
+    """Logger filter: swallow mmengine's one-notice-per-frozen-parameter warnings, remembering the names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: List[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop (and count) a frozen-parameter notice."""
+        msg = record.getMessage()
+        if msg.endswith(FROZEN_NOTICE):
+            self.names.append(msg[:-len(FROZEN_NOTICE)])
+            return False
+        return True
+
+
+def name_groups(names: List[str], depth: int = 2) -> str:
+    """``'ema_model (212), model.clip (120)'``: counts of names by their first ``depth`` components."""
+    counts: Dict[str, int] = {}
+    for name in names:
+        parts = name.split('.')
+        key = '.'.join(parts[:depth] if parts[0] != 'ema_model' else parts[:1])
+        counts[key] = counts.get(key, 0) + 1
+    return ', '.join(f'{k} ({n})' for k, n in sorted(counts.items()))
+
+
+def strict_key_report(model_state: Dict[str, torch.Tensor], state: Dict[str, torch.Tensor]) -> List[str]:
+    """Missing / unexpected / shape-mismatched keys between a model's and a checkpoint's state dict."""
+    missing = [k for k in model_state if k not in state]
+    unexpected = [k for k in state if k not in model_state]
+    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}'
+              for k, v in model_state.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    report = []
+    for what, items in (('missing', missing), ('unexpected', unexpected), ('shape mismatch', shapes)):
+        if items:
+            shown = ', '.join(items[:20]) + (f', ... ({len(items) - 20} more)' if len(items) > 20 else '')
+            report.append(f'{len(items)} {what}: {shown}')
+    return report
+
+
+@RUNNERS.register_module()
+class SafeRunner(Runner):
+    """``mmengine.runner.Runner`` with atomic checkpoints, checkpoint-only resume and clear errors."""
+
+    def build_logger(self, log_level: Union[int, str] = 'INFO', log_file: Optional[str] = None,
+                     **kwargs) -> MMLogger:
+        """mmengine's logger, with the console digest and the frozen-parameter counter attached."""
+        logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
+        self._frozen_counter = FrozenParameterCounter()
+        logger.addFilter(self._frozen_counter)
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.addFilter(ConsoleDigest())
+        return logger
+
+    def register_default_hooks(self, hooks: Optional[Dict] = None) -> None:
+        """mmengine's default hooks; ``name=None`` removes any of them, also this package's extras."""
+        if hooks:
+            hooks = {k: v for k, v in hooks.items() if v is not None or k in MMENGINE_DEFAULT_HOOKS}
+        super().register_default_hooks(hooks)
+
+    def _log_env(self, env_cfg: dict) -> None:
+        """Full environment and config into the log file; one summary line on the console."""
+        super()._log_env(env_cfg)
+        device = f'cuda ({torch.cuda.get_device_name(0)})' if torch.cuda.is_available() else \
+            f'cpu ({torch.get_num_threads()} threads)'
+        self.logger.info(
+            f'{self.experiment_name}: {device}, world size {self._world_size}, seed {self._seed}, '
+            f'torch {torch.__version__}; work dir {self.work_dir} (config dumped there; environment, '
+            f'config and hooks in {osp.join(self.log_dir, self.timestamp + ".log")})')
+
+    def build_optim_wrapper(self, optim_wrapper):
+        """mmengine's optimizer wrapper, then one line about the frozen (not optimised) parameters."""
+        counter = getattr(self, '_frozen_counter', None)
+        start = len(counter.names) if counter else 0
+        wrapper = super().build_optim_wrapper(optim_wrapper)
+        if counter and len(counter.names) > start:
+            names = counter.names[start:]
+            self.logger.info(f'optimizer: {len(names)} frozen parameter tensors are not optimised: '
+                             f'{name_groups(names)}')
+        return wrapper
+
+    def _init_model_weights(self) -> None:
+        """Initial weights (pretrained files), except when resuming: the checkpoint has them all."""
+        if self._resume:
+            self.logger.info('resuming: initial (pretrained) weight files are not read; every weight '
+                             'comes from the checkpoint')
+            return
+        super()._init_model_weights()
+
+    def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False, revise_keys: list = [(r'^module\.', '')]) -> Dict:
+        """Read ``filename`` safely; a resumed checkpoint must match the model exactly."""
+        from mmseg_procl.utils.checkpoint import load_checkpoint_file   # (utils imports engine)
+        checkpoint = load_checkpoint_file(filename)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if self._resume:
+            check_training_checkpoint(checkpoint, filename, model)
+            strict = True
+        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    @master_only
+    def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True, save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None, by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """Write the checkpoint to a temporary file beside ``filename``, then rename it into place."""
+        args = dict(file_client_args=file_client_args, save_optimizer=save_optimizer,
+                    save_param_scheduler=save_param_scheduler, meta=meta, by_epoch=by_epoch,
+                    backend_args=backend_args)
+        if '://' in str(out_dir) or file_client_args is not None or backend_args is not None:
+            super().save_checkpoint(out_dir, filename, **args)    # remote storage: as mmengine
+            return
+        tmp_name = f'.{filename}.{os.getpid()}.tmp'
+        tmp_path = osp.join(out_dir, tmp_name)
+        try:
+            super().save_checkpoint(out_dir, tmp_name, **args)
+            os.replace(tmp_path, osp.join(out_dir, filename))
+        finally:
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)
+
+
+def check_training_checkpoint(checkpoint: Dict, filename: str, model: torch.nn.Module) -> None:
+    """Raise :class:`CheckpointError` unless ``checkpoint`` is a training checkpoint of ``model``."""
+    missing = [k for k in ('meta', 'state_dict') if k not in checkpoint]
+    if missing or 'iter' not in checkpoint.get('meta', {}):
+        raise CheckpointError(
+            f'--resume {filename}: not a training checkpoint of this package (it has the top-level '
+            f'keys {sorted(checkpoint)[:10]}, expected meta with the iteration, state_dict, optimizer, '
+            'message_hub); to start a new run from its weights set load_from instead')
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in checkpoint['state_dict'].items()}
+    report = strict_key_report(model.state_dict(), state)
+    if report:
+        raise CheckpointError(f'--resume {filename}: the checkpoint does not match the model of this '
+                              'config (a resumed run must continue the same model): ' + '; '.join(report))
