@@ -21,7 +21,10 @@ def load_config(path: str, cfg_options: Optional[Dict] = None, check: bool = Tru
     """Read a Python config, merge ``--cfg-options`` and validate; errors name the file or the key."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as err:       # syntax errors, a missing _base_ file, a bad key in a base ...
+        raise ConfigError(f'config {path} could not be read: {type(err).__name__}: {err}') from None
     options = dict(cfg_options or {})
     max_iters = options.pop('max_iters', None)
     if options:

@@ -13,6 +13,7 @@ Cases (what the tools must do):
   hook_argument_typo          default_hooks.checkpoint.intervall: error before any work
   top_level_typos             randomnes= / train_cgf= / lr_config= in a config file: named with the fix
   nested_typos                train_cfg.max_iter, a backbone argument, a transform name
+  unreadable_config           a config with a syntax error or a missing _base_ file: named
   partial_checkpoint          evaluating a checkpoint lacking weights of the model: error with the list
   foreign_checkpoint          a checkpoint of another model: error
   existing_work_dir           training into a work dir with checkpoints: refused, nothing touched
@@ -269,6 +270,17 @@ def case_nested_typos(tmp_path, trained):
     proc = cli('tools/train.py', TINY, '--work-dir', str(tmp_path / 'w'),
                '--cfg-options', 'train_cfg.max_iter=2')
     assert_one_line_error(proc, 'train.py', "did you mean 'max_iters'?")
+
+
+def case_unreadable_config(tmp_path, trained):
+    from mmseg_procl.apis.config_utils import load_config
+    broken = write_config(tmp_path / 'broken.py', 'model = dict(\n')
+    with pytest.raises(ConfigError, match=r'config .*broken\.py could not be read: SyntaxError'):
+        load_config(broken)
+    orphan = write_config(tmp_path / 'orphan.py', "_base_ = ['missing_base.py']\n")
+    with pytest.raises(ConfigError, match=r'orphan\.py could not be read: FileNotFoundError.*'
+                                          r'missing_base\.py'):
+        load_config(orphan)
 
 
 def case_partial_checkpoint(tmp_path, trained):
