@@ -19,7 +19,7 @@ from mmengine.config import DictAction
 from experiments import generate_experiment_cfgs
 from mmseg_procl.apis import train
 from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
-from mmseg_procl.errors import USER_ERRORS, describe_error
+from mmseg_procl.errors import USER_ERRORS, describe_error, is_user_error
 
 
 def unique_work_dir(name: str, root: str = 'work_dirs') -> str:
@@ -82,6 +82,8 @@ def main(argv=None) -> int:
             runner = train(run['config'], work_dir=work_dir, amp=args.amp,
                            cfg_options=run['cfg_options'], launcher=args.launcher)
         except USER_ERRORS as err:
+            if not is_user_error(err):
+                raise
             print(f'run_experiments.py: error: {describe_error(err)}', file=sys.stderr)
             return 1
         print(f'finished {run["name"]}: evaluate again with  sh test.sh {work_dir}')

@@ -36,6 +36,19 @@ USER_ERRORS: Tuple[Type[BaseException], ...] = (FileNotFoundError, KeyError, Val
                                                  TrainingDivergedError)
 
 
+def is_user_error(err: BaseException) -> bool:
+    """Whether ``err`` describes bad input (print its message) rather than an internal failure.
+
+    A ``KeyError`` whose message is a bare key (``KeyError('source')``) was raised by a dictionary
+    lookup, not by a check that explains itself: the tools re-raise it with its traceback instead of
+    printing ``error: source``.
+    """
+    if not isinstance(err, USER_ERRORS):
+        return False
+    _, message = unwrap_worker_error(_message(err))
+    return not isinstance(err, KeyError) or ' ' in message.strip()
+
+
 def _message(err: BaseException) -> str:
     """``str(err)`` without the quotes ``KeyError`` adds around its message."""
     if isinstance(err, KeyError) and len(err.args) == 1:

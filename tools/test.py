@@ -9,7 +9,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmseg_procl.apis import test
-from mmseg_procl.errors import USER_ERRORS, describe_error
+from mmseg_procl.errors import USER_ERRORS, describe_error, is_user_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
              opacity=args.opacity, format_only=args.format_only, eval_options=args.eval_options,
              work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher)
     except USER_ERRORS as err:
+        if not is_user_error(err):
+            raise
         print(f'test.py: error: {describe_error(err)}', file=sys.stderr)
         return 1
     return 0

@@ -11,7 +11,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmseg_procl.apis import train
-from mmseg_procl.errors import USER_ERRORS, describe_error
+from mmseg_procl.errors import USER_ERRORS, describe_error, is_user_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,6 +45,8 @@ def main(argv=None) -> int:
         train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
               cfg_options=args.cfg_options, launcher=args.launcher, overwrite=args.overwrite)
     except USER_ERRORS as err:
+        if not is_user_error(err):
+            raise
         print(f'train.py: error: {describe_error(err)}', file=sys.stderr)
         return 1
     return 0

@@ -43,6 +43,7 @@ PACKAGE_KEYS = ('uda', 'reference_results')
 KNOWN_TOP_LEVEL = RUNNER_KEYS + PACKAGE_KEYS
 # mmseg 0.x / mmcv 1.x top-level keys (DAFormer-family configs) that mmengine does not read.
 LEGACY_KEYS = {
+    'optimizer': 'optim_wrapper.optimizer (a top-level optimizer is read only through it)',
     'runner': "train_cfg=dict(type='IterBasedTrainLoop', max_iters=...)",
     'lr_config': 'param_scheduler',
     'optimizer_config': 'optim_wrapper (clip_grad=...)',
@@ -66,12 +67,18 @@ PLAIN_DICT_KEYS = {
 }
 PARAMWISE_KEYS = {'custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult',
                   'dwconv_decay_mult', 'flat_decay_mult', 'dcn_offset_lr_mult', 'bypass_duplicate'}
+CUSTOM_KEY_OPTIONS = {'lr_mult', 'decay_mult'}      # plus the optimizer's own arguments
+CLIP_GRAD_KEYS = {'type', 'max_norm', 'norm_type', 'error_if_nonfinite', 'foreach', 'clip_value'}
+# (path, minimum) of integers that must be positive for the run to do anything (or not crash)
+POSITIVE_INTS = (('train_cfg', 'max_iters'), ('train_cfg', 'val_interval'), ('train_cfg', 'val_begin'))
 # Keys the registry / its callers consume before calling the class.
 META_KEYS = {'type', '_scope_'}
 # Arguments that a builder always passes itself (never written in a config).
 INJECTED = {'runner', 'dataloader', 'evaluator', 'optimizer', 'dataset', 'module', 'self'}
 # Keys under `model` whose dict values are interpreted by their module, not built from MODELS.
 MODEL_SPEC_KEYS = {'init_cfg', 'norm_cfg', 'act_cfg', 'conv_cfg', 'train_cfg', 'test_cfg'}
+# Extra keys that the normalisation / activation builders accept besides the layer's arguments.
+NORM_EXTRA_KEYS = {'type', 'requires_grad'}
 
 
 def accepted_arguments(obj: Any) -> Optional[Set[str]]:
@@ -151,6 +158,7 @@ class ConfigChecker:
         self._simple_components()
         for key, allowed in PLAIN_DICT_KEYS.items():
             self._plain_dict(key, cfg.get(key), allowed)
+        self._values()
         return self.errors
 
     @staticmethod
@@ -212,6 +220,8 @@ class ConfigChecker:
                                                                 self._registry_names(registry)))
             return None
         self._arguments(path, cfg, obj, extra)
+        for key, allowed in getattr(obj, 'CONFIG_DICT_KEYS', {}).items():
+            self._plain_dict(f'{path}.{key}', cfg.get(key), set(allowed))
         return obj
 
     @staticmethod
@@ -253,11 +263,50 @@ class ConfigChecker:
             if 'type' in cfg:
                 self._component(path, cfg, R.MODELS, required=path in ('model', 'uda'))
             for key, value in cfg.items():
-                if key not in MODEL_SPEC_KEYS:
+                if key == 'init_cfg':
+                    self._init_cfg(f'{path}.init_cfg', value)
+                elif key in ('norm_cfg', 'act_cfg'):
+                    self._layer_spec(f'{path}.{key}', value, key)
+                elif key not in MODEL_SPEC_KEYS:
                     self._model(f'{path}.{key}', value)
         elif isinstance(cfg, (list, tuple)):
             for i, value in enumerate(cfg):
                 self._model(f'{path}[{i}]', value)
+
+    def _init_cfg(self, path: str, value: Any) -> None:
+        """``init_cfg``: a weight initializer (``Pretrained``, ``Normal``, ...) or a list of them."""
+        for suffix, item in self._items(value):
+            self._component(path + suffix, item, R.WEIGHT_INITIALIZERS, required=True)
+
+    def _layer_spec(self, path: str, value: Any, key: str) -> None:
+        """``norm_cfg`` / ``act_cfg``: a supported layer type with that layer's arguments."""
+        from mmseg_procl.models.utils.layers import ACTIVATIONS, NORM_LAYERS
+        if not isinstance(value, dict) or 'type' not in value:
+            return
+        table = {k: v[0] for k, v in NORM_LAYERS.items()} if key == 'norm_cfg' else ACTIVATIONS
+        if value['type'] not in table:
+            return                  # another builder's vocabulary (its owner checks it)
+        self._arguments(path, value, table[value['type']], extra=NORM_EXTRA_KEYS)
+
+    def _values(self) -> None:
+        """Numbers that make a run do nothing or crash late: loop lengths, intervals, seed, lr."""
+        for section, key in POSITIVE_INTS:
+            value = (self.cfg.get(section) or {}).get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                self.errors.append(f'{section}.{key}: expected an integer >= 1, got {value!r}')
+        for name, hook in (self.cfg.get('default_hooks') or {}).items():
+            value = hook.get('interval') if isinstance(hook, dict) else None
+            allowed = (-1, ) if name == 'checkpoint' else ()     # checkpoint interval -1: never
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or (value < 1 and value not in allowed)):
+                self.errors.append(f'default_hooks.{name}.interval: expected an integer >= 1, got '
+                                   f'{value!r}')
+        seed = (self.cfg.get('randomness') or {}).get('seed')
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            self.errors.append(f'randomness.seed: expected an integer or None, got {seed!r}')
+        lr = ((self.cfg.get('optim_wrapper') or {}).get('optimizer') or {}).get('lr')
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+            self.errors.append(f'optim_wrapper.optimizer.lr: expected a number > 0, got {lr!r}')
 
     # ------------------------------------------------------------------ data
     def _dataloader(self, path: str, cfg: dict) -> None:
@@ -301,9 +350,17 @@ class ConfigChecker:
         wrapper = dict(cfg, type=cfg.get('type', 'OptimWrapper'))
         self._component('optim_wrapper', wrapper, R.OPTIM_WRAPPERS, required=True,
                         extra=('constructor', 'paramwise_cfg', 'optimizer'))
+        optimizer = None
         if isinstance(cfg.get('optimizer'), dict):
-            self._component('optim_wrapper.optimizer', cfg['optimizer'], R.OPTIMIZERS, required=True)
-        self._plain_dict('optim_wrapper.paramwise_cfg', cfg.get('paramwise_cfg'), PARAMWISE_KEYS)
+            optimizer = self._component('optim_wrapper.optimizer', cfg['optimizer'], R.OPTIMIZERS,
+                                        required=True)
+        self._plain_dict('optim_wrapper.clip_grad', cfg.get('clip_grad'), CLIP_GRAD_KEYS)
+        paramwise = cfg.get('paramwise_cfg')
+        self._plain_dict('optim_wrapper.paramwise_cfg', paramwise, PARAMWISE_KEYS)
+        options = CUSTOM_KEY_OPTIONS | ((accepted_arguments(optimizer) or set()) - {'self', 'params'})
+        custom = (paramwise or {}).get('custom_keys') if isinstance(paramwise, dict) else None
+        for name, value in (custom or {}).items():
+            self._plain_dict(f'optim_wrapper.paramwise_cfg.custom_keys.{name}', value, options)
 
     def _simple_components(self) -> None:
         """Visualizer (with its backends), log processor and model wrapper."""

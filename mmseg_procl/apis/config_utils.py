@@ -27,12 +27,9 @@ def load_config(path: str, cfg_options: Optional[Dict] = None, check: bool = Tru
         raise ConfigError(f'config {path} could not be read: {type(err).__name__}: {err}') from None
     options = dict(cfg_options or {})
     max_iters = options.pop('max_iters', None)
-    if options:
-        unknown = [k for k in options if k.split('.')[0] not in cfg]
-        if unknown:
-            raise KeyError(f'--cfg-options: top-level keys {unknown} do not exist in {path} '
-                           f'(available: {sorted(cfg.keys())})')
-        cfg.merge_from_dict(options)
+    for key in options:
+        check_override_key(key, cfg, path)
+    cfg.merge_from_dict(options)
     if max_iters is not None:
         for line in apply_max_iters(cfg, max_iters):
             print(f'max_iters={max_iters}: {line}')
@@ -40,6 +37,26 @@ def load_config(path: str, cfg_options: Optional[Dict] = None, check: bool = Tru
         check_config(cfg)
     mark_evaluation_datasets(cfg)
     return cfg
+
+
+def check_override_key(key: str, cfg: Config, path: str) -> None:
+    """Refuse a ``--cfg-options`` key whose first part is unknown or a helper variable of the file.
+
+    Helper variables (``crop_size``, ``img_size``, ...) are substituted where they are used when the
+    file is read, so overriding them afterwards would change nothing but the dumped config.
+    """
+    from .config_check import KNOWN_TOP_LEVEL
+    import difflib
+    first = key.split('.')[0]
+    if first not in cfg:
+        match = difflib.get_close_matches(first, list(cfg.keys()), n=1, cutoff=0.6)
+        hint = f"; did you mean '{match[0]}'?" if match else ''
+        raise ConfigError(f"--cfg-options {key}: {path} has no top-level key '{first}'{hint}")
+    if first not in KNOWN_TOP_LEVEL:
+        raise ConfigError(f"--cfg-options {key}: '{first}' is a helper variable of {path}, already "
+                          'substituted where the file uses it; override those entries instead (e.g. '
+                          'model.data_preprocessor.size for a crop size), or max_iters=N for the '
+                          'run length')
 
 
 def mark_evaluation_datasets(cfg: Config) -> None:
@@ -159,7 +176,7 @@ def init_cpu_distributed(launcher: str) -> Optional[Dict]:
         return None
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
     if missing:
-        raise RuntimeError(f'--launcher pytorch needs the torchrun environment; missing {missing} '
+        raise ConfigError(f'--launcher pytorch needs the torchrun environment; missing {missing} '
                            '(start with: torchrun --nproc_per_node N tools/train.py CONFIG '
                            '--launcher pytorch)')
     if not dist.is_initialized():

@@ -8,8 +8,9 @@ from typing import Dict, Optional
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
 from mmseg_procl.engine.runner import SafeRunner
-from mmseg_procl.utils.checkpoint import load_segmentor_checkpoint
+from mmseg_procl.utils.checkpoint import load_checkpoint_file, load_segmentor_checkpoint
 from .config_utils import init_cpu_distributed, load_config, segmentor_config
+from .train import build_runner
 
 EVAL_OPTION_KEYS = ('imgfile_prefix', 'to_label_id')
 
@@ -19,15 +20,17 @@ def evaluator_config(eval_metrics, format_only: bool, eval_options: Dict) -> Dic
     unknown = set(eval_options) - set(EVAL_OPTION_KEYS)
     if unknown:
         raise KeyError(f'--eval-options: unknown keys {sorted(unknown)}; expected {list(EVAL_OPTION_KEYS)}')
+    to_label_id = eval_options.get('to_label_id', False)
+    if not isinstance(to_label_id, bool):
+        raise ValueError(f'--eval-options to_label_id={to_label_id!r}: expected True or False')
     metric = dict(type='IoUMetric', iou_metrics=list(eval_metrics or ['mIoU']))
     if format_only:
         if 'imgfile_prefix' not in eval_options:
             raise KeyError('--format-only needs --eval-options imgfile_prefix=<output folder>')
         metric.update(format_only=True, output_dir=eval_options['imgfile_prefix'],
-                      to_label_id=bool(eval_options.get('to_label_id', False)))
+                      to_label_id=to_label_id)
     elif 'imgfile_prefix' in eval_options:
-        metric.update(output_dir=eval_options['imgfile_prefix'],
-                      to_label_id=bool(eval_options.get('to_label_id', False)))
+        metric.update(output_dir=eval_options['imgfile_prefix'], to_label_id=to_label_id)
     return metric
 
 
@@ -40,6 +43,11 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
         raise ValueError('nothing to do: give --eval mIoU, --format-only or --show-dir')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
+    for flag, folder in (('--work-dir', work_dir), ('--show-dir', show_dir)):
+        if folder and osp.exists(folder) and not osp.isdir(folder):
+            raise ValueError(f'{flag} {folder} is a file; expected a folder (or a new path)')
+    if not 0.0 < opacity <= 1.0:
+        raise ValueError(f'--opacity must be in (0, 1], got {opacity!r}')
     cfg = load_config(config, cfg_options)
     cfg.model = segmentor_config(cfg.model)
     cfg.work_dir = work_dir or osp.join(osp.dirname(osp.abspath(checkpoint)), 'test')
@@ -60,7 +68,8 @@ def test(config: str, checkpoint: str, **kwargs) -> Dict:
     """Evaluate ``checkpoint`` with ``config``'s test split; return the metrics."""
     register_checkpoint_safe_globals()
     cfg = build_test_config(config, checkpoint, **kwargs)
-    runner = SafeRunner.from_cfg(cfg)
+    weights = load_checkpoint_file(checkpoint)          # a bad file is refused before any work
+    runner = build_runner(cfg, config)
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-    load_segmentor_checkpoint(model, checkpoint)
+    load_segmentor_checkpoint(model, checkpoint, checkpoint=weights)
     return runner.test()

@@ -5,13 +5,16 @@ work dir that already holds checkpoints is only reused with ``resume`` (continue
 ``overwrite=True`` (start again); ``resume`` needs a complete checkpoint to continue from.  Training
 runs in :class:`mmseg_procl.engine.SafeRunner` (atomic checkpoints, resume from the checkpoint alone).
 """
+import os
 import os.path as osp
+import shutil
+import time
 from typing import Dict, Optional, Union
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
 from mmseg_procl.engine.runner import SafeRunner
 from mmseg_procl.utils.checkpoint import check_checkpoint_archive
-from mmseg_procl.errors import WorkDirError
+from mmseg_procl.errors import ConfigError, WorkDirError
 from .config_utils import (compose_uda_model, default_work_dir, existing_checkpoints,
                            init_cpu_distributed, load_config)
 
@@ -47,6 +50,8 @@ def latest_checkpoint(work_dir: str) -> str:
 
 def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool) -> Optional[str]:
     """The checkpoint to resume (checked to be complete), or None for a new run in ``work_dir``."""
+    if osp.exists(work_dir) and not osp.isdir(work_dir):
+        raise WorkDirError(f'work dir {work_dir} is a file; expected a folder (or a new path)')
     if resume:
         path = latest_checkpoint(work_dir) if resume is True else resume
         check_checkpoint_archive(path)
@@ -57,13 +62,31 @@ def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool) -> 
             f'work dir {work_dir} already holds checkpoints ({", ".join(found[:5])}); a new run '
             'would overwrite them: pass --resume to continue that run, --overwrite to start again '
             'in it, or choose another --work-dir')
+    if found:
+        set_aside_previous_run(work_dir)
     return None
+
+
+def set_aside_previous_run(work_dir: str) -> str:
+    """``--overwrite``: move the previous run's checkpoints, pointer, dumped configs and debug
+    images into ``<work_dir>/previous_<time>/`` (nothing is deleted; logs are timestamped already)."""
+    target = osp.join(work_dir, f'previous_{time.strftime("%Y%m%d_%H%M%S")}')
+    os.makedirs(target)
+    names = [n for n in os.listdir(work_dir) if n.endswith(('.pth', '.py')) or n in (
+        'last_checkpoint', 'debug')]
+    for name in names:
+        shutil.move(osp.join(work_dir, name), osp.join(target, name))
+    print(f'--overwrite: moved the previous run\'s {", ".join(sorted(names))} to {target}')
+    return target
 
 
 def build_train_config(config: str, work_dir: Optional[str] = None, resume=False, amp: bool = False,
                        cfg_options: Optional[Dict] = None, launcher: str = 'none',
                        overwrite: bool = False):
     """Load, validate and complete a training config (work dir, resume, AMP, launcher)."""
+    if resume and 'max_iters' in (cfg_options or {}):
+        raise ConfigError('--cfg-options max_iters cannot change the length of a resumed run: its '
+                          'schedule comes from the checkpoint (train_cfg.max_iters=N stops it earlier)')
     cfg = compose_uda_model(load_config(config, cfg_options))
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     if not resume and cfg.get('resume'):           # resume=True written in the config itself
@@ -88,6 +111,18 @@ def train(config: str, work_dir: Optional[str] = None, resume=False, amp: bool =
     """Train ``config``; ``resume=True`` resumes the work dir's latest checkpoint, a path that file."""
     register_checkpoint_safe_globals()
     cfg = build_train_config(config, work_dir, resume, amp, cfg_options, launcher, overwrite)
-    runner = SafeRunner.from_cfg(cfg)
+    runner = build_runner(cfg, config)
     runner.train()
     return runner
+
+
+def build_runner(cfg, config: str) -> SafeRunner:
+    """``SafeRunner.from_cfg``; an argument the config gives a component that the component's own
+    builder rejects (a typo in a nested spec) becomes one :class:`ConfigError`."""
+    try:
+        return SafeRunner.from_cfg(cfg)
+    except TypeError as err:
+        if 'argument' not in str(err):
+            raise
+        raise ConfigError(f'{config}: a component could not be built from the config: {err}') \
+            from None

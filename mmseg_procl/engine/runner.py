@@ -20,6 +20,7 @@ result silently:
 """
 import logging
 import os
+import re
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Union
 
@@ -31,7 +32,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmseg_procl.registry import RUNNERS
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, ConfigError
 
 FILE_ONLY_PREFIXES = ('Config:\n', 'Hooks will be executed in the following order',
                       'paramwise_options -- ',
@@ -43,13 +44,18 @@ MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'pa
 FROZEN_NOTICE = ' is skipped since its requires_grad=False'
 
 
+EVAL_PROGRESS = re.compile(r'^Iter\((val|test)\) \[\s*\d+/\d+\]\s+eta:')
+
+
 class ConsoleDigest(logging.Filter):
-    """Console filter: keep verbose records (environment, config, hooks, per-parameter options) out."""
+    """Console filter: keep verbose records (environment, config, hooks, per-parameter options,
+    per-batch evaluation lines, which the evaluation progress bar replaces) out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False for records that only belong in the log file."""
         msg = record.getMessage()
-        return not (msg.startswith(FILE_ONLY_PREFIXES) or 'System environment:' in msg[:120])
+        return not (msg.startswith(FILE_ONLY_PREFIXES) or 'System environment:' in msg[:120]
+                    or EVAL_PROGRESS.match(msg))
 
 
 class FrozenParameterCounter(logging.Filter):
@@ -134,6 +140,23 @@ class SafeRunner(Runner):
                              f'{name_groups(names)}')
         return wrapper
 
+    def dump_config(self) -> None:
+        """Postponed until the run's checkpoint (if any) has loaded: a refused ``--resume`` or a bad
+        checkpoint must not overwrite the dumped config of the run in that work dir."""
+        self._config_dump_pending = True
+
+    def load_or_resume(self) -> None:
+        """Check model / data agreement, load or resume, then dump the config."""
+        check_classes_agree(self)
+        super().load_or_resume()
+        if getattr(self, '_config_dump_pending', False):
+            self._config_dump_pending = False
+            super().dump_config()
+        loop = self._train_loop
+        if self._resume and hasattr(loop, 'max_iters') and loop.iter >= loop.max_iters:
+            self.logger.warning(f'the resumed checkpoint is at iteration {loop.iter}, the run ends at '
+                                f'max_iters={loop.max_iters}: nothing is left to train')
+
     def _init_model_weights(self) -> None:
         """Initial weights (pretrained files), except when resuming: the checkpoint has them all."""
         if self._resume:
@@ -193,3 +216,20 @@ def check_training_checkpoint(checkpoint: Dict, filename: str, model: torch.nn.M
     if report:
         raise CheckpointError(f'--resume {filename}: the checkpoint does not match the model of this '
                               'config (a resumed run must continue the same model): ' + '; '.join(report))
+
+
+def check_classes_agree(runner) -> None:
+    """Raise :class:`ConfigError` if the model's class count differs from a built dataset's classes."""
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    segmentor = getattr(model, 'model', model)
+    num_classes = getattr(segmentor, 'num_classes', None)
+    if num_classes is None:
+        return
+    for name in ('train', 'val', 'test'):
+        loop = getattr(runner, f'_{name}_loop', None)           # a config dict until it is built
+        dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+        classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        if classes is not None and len(classes) != num_classes:
+            raise ConfigError(f'the model predicts {num_classes} classes but {name}_dataloader.dataset '
+                              f'({type(dataset).__name__}) has {len(classes)}: set '
+                              f'decode_head.num_classes={len(classes)} or use a matching dataset')

@@ -64,12 +64,20 @@ def read_recorded_results(path: str) -> Dict:
 
 
 def comparison_lines(run_dir: str, record: Dict, record_path: str, key: str = 'mIoU') -> List[str]:
-    """This run's ``key`` next to the recorded mean +- std of every config in ``record`` (short)."""
+    """This run's ``key`` next to the recorded mean +- std of every config in ``record`` (short).
+
+    When the run's length differs from the recorded runs' (e.g. a ``max_iters=N`` run), both
+    lengths are printed so that the numbers are not compared as equals.
+    """
     this = run_info(run_dir, key)
-    label = f'this run ({this["config"]}, seed {this["seed"]})'
+    steps = sorted({s.get('step') for s in record['summary'].values() if s.get('step')})
+    differs = steps and this['step'] not in steps
+    label = f'this run ({this["config"]}, seed {this["seed"]}'
+    label += f', {this["step"]} iterations)' if differs else ')'
     rows = [(label, f'{this["value"]:6.2f}')]
     for name, s in record['summary'].items():
         rows.append((f'{name} ({len(s["values"])} seeds)', f'{s["mean"]:6.2f} +- {s["std"]:.2f}'))
     width = max(len(name) for name, _ in rows)
-    return [f'target {key} of this run and of the recorded runs ({record_path}):'] + \
+    length = f' (recorded at {", ".join(map(str, steps))} iterations)' if differs else ''
+    return [f'target {key}, this run vs {record_path}{length}:'] + \
         [f'  {name:<{width}}  {value}' for name, value in rows]

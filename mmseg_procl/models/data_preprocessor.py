@@ -43,6 +43,8 @@ def pad_bottom_right(x: torch.Tensor, hw: Tuple[int, int], value: float) -> torc
 class SegDataPreProcessor(BaseDataPreprocessor):
     """Turn ``dict(inputs=[uint8 (3,H,W)], data_samples=[...])`` into a normalised, padded batch."""
 
+    CONFIG_DICT_KEYS = dict(test_cfg=('size', 'size_divisor'))
+
     def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                  bgr_to_rgb: bool = True, pad_val: float = 0, seg_pad_val: int = 255,
                  size: Optional[Sequence[int]] = None, size_divisor: Optional[int] = None,
@@ -54,6 +56,10 @@ class SegDataPreProcessor(BaseDataPreprocessor):
         self.pad_val, self.seg_pad_val = pad_val, seg_pad_val
         self.size, self.size_divisor = size, size_divisor
         self.test_cfg = test_cfg or {}
+        unknown = sorted(set(self.test_cfg) - set(self.CONFIG_DICT_KEYS['test_cfg']))
+        if unknown:
+            raise KeyError(f'SegDataPreProcessor: test_cfg has unknown keys {unknown}; it reads '
+                           f"{list(self.CONFIG_DICT_KEYS['test_cfg'])}")
 
     def normalize(self, img: torch.Tensor) -> torch.Tensor:
         """One (3, H, W) image: channel flip, float, ``(x - mean) / std``."""

@@ -29,9 +29,15 @@ from mmseg_procl.models.utils import resize
 from mmseg_procl.registry import MODELS
 from .mix import class_mix_masks, one_mix
 from .pseudo_label import pseudo_label_and_weight
-from .source_only import SourceOnly, prefixed
+from .source_only import SourceOnly, prefixed, require_branches
 from .strong_aug import strong_transform
 from .teacher import copy_parameters, disable_dropout, ema_alpha, ema_update, freeze
+
+
+def check_fraction(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f'DACS: {name} must be a number in [0, 1], got {value!r}')
 
 
 @MODELS.register_module()
@@ -45,6 +51,13 @@ class DACS(SourceOnly):
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         if mix != 'class':
             raise ValueError(f"DACS: only mix='class' (ClassMix) is implemented, got {mix!r}")
+        check_fraction('alpha', alpha)
+        check_fraction('pseudo_threshold', pseudo_threshold)
+        check_fraction('color_jitter_probability', color_jitter_probability)
+        for name, rows in (('pseudo_weight_ignore_top', pseudo_weight_ignore_top),
+                           ('pseudo_weight_ignore_bottom', pseudo_weight_ignore_bottom)):
+            if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+                raise ValueError(f'DACS: {name} must be an integer >= 0 (crop rows), got {rows!r}')
         super().__init__(model, objectives, data_preprocessor, init_cfg)
         self.ema_model = freeze(MODELS.build(model))
         self.alpha = alpha
@@ -59,6 +72,7 @@ class DACS(SourceOnly):
     def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         """One DACS iteration (see the call graph)."""
         data = self.data_preprocessor(data, True)
+        require_branches(data, ('source', 'target'), type(self).__name__)
         source, target = data['source'], data['target']
         optim_wrapper.zero_grad()
         self.update_teacher()

@@ -42,6 +42,15 @@ def labelled_samples(labels: torch.Tensor, weights: Optional[torch.Tensor],
     return samples
 
 
+def require_branches(data: dict, branches: Sequence[str], algorithm: str) -> None:
+    """Raise ``KeyError`` unless a preprocessed batch has the named domain branches."""
+    missing = [b for b in branches if b not in data]
+    if missing:
+        raise KeyError(f'{algorithm} trains on batches with the domain branches {list(branches)}, but '
+                       f'the training batch has {sorted(data)}: use '
+                       "train_dataloader.dataset=dict(type='UDADataset', source=..., target=...)")
+
+
 @MODELS.register_module()
 class SourceOnly(BaseModel):
     """Train the student on source images only; evaluate the student."""
@@ -86,6 +95,7 @@ class SourceOnly(BaseModel):
     def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         """One iteration: source stage, optimizer step."""
         data = self.data_preprocessor(data, True)
+        require_branches(data, ('source', ), type(self).__name__)
         optim_wrapper.zero_grad()
         log_vars = self.source_stage(data['source'], optim_wrapper)
         return self.step_optimizer(optim_wrapper, log_vars)

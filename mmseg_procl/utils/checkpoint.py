@@ -10,6 +10,7 @@ CLIP-ProCL checkpoints (``ctx``, ``clip.stem.*``, ``text.layers.*``, 4-d ``q_pro
 """
 import logging
 import os
+import re
 import os.path as osp
 import zipfile
 from typing import Dict, List, Optional, Tuple
@@ -23,6 +24,7 @@ from mmseg_procl.models.backbones.clip_checkpoint import is_procl_segmentor_stat
 from mmseg_procl.errors import CheckpointError
 
 UDA_IGNORED_PREFIXES = ('ema_model.', 'imnet_model.')
+AUXILIARY_PREFIXES = ('auxiliary_head.',)       # training-only heads: extra ones are harmless
 
 
 def check_checkpoint_archive(path: str) -> None:
@@ -53,16 +55,27 @@ def load_checkpoint_file(path: str) -> Dict:
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:    # corrupt zip, truncated file, disallowed pickle global ...
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if 'weights_only' in str(err) or 'Unsupported global' in str(err):
-            reason = ('it holds Python objects that weights_only=True refuses to unpickle (loading '
-                      'them could run code from the file): ' + reason)
-        raise CheckpointError(f'could not load checkpoint {path} with weights_only=True: '
-                              f'{reason}') from None
+        raise CheckpointError(f'could not load checkpoint {path}: {load_failure(path, err)}') from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
                               '(a state dict or {"state_dict": ...})')
     return ckpt
+
+
+def load_failure(path: str, err: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words that never advise unsafe loading."""
+    text = str(err)
+    refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    if refused:
+        return (f'it holds a Python object ({refused.group(1)}) that loading with weights_only=True '
+                'refuses, because unpickling it could run code from the file; this package only '
+                'reads checkpoints made of tensors and plain values')
+    size = os.path.getsize(path)
+    if not zipfile.is_zipfile(path):
+        return (f'{size} bytes that are not a PyTorch checkpoint archive (truncated, corrupt, empty '
+                f'or another format; {type(err).__name__})')
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return f'the archive ({size} bytes) is damaged: {first}'
 
 
 def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:
@@ -80,15 +93,20 @@ def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:
 
 
 def load_segmentor_checkpoint(model: nn.Module, path: str, strict: bool = False,
-                              logger: Optional[str] = 'current', max_missing: int = 0) -> Dict:
+                              logger: Optional[str] = 'current', max_missing: int = 0,
+                              max_unexpected: int = 0, checkpoint: Optional[Dict] = None) -> Dict:
     """Load segmentor weights into ``model``; return the checkpoint.
 
     Keys that prediction needs and the checkpoint lacks are an error when there are more than
-    ``max_missing`` of them (the model would predict with randomly initialised parts); missing keys
-    under the model's ``INFERENCE_UNUSED_PREFIXES`` (auxiliary / projection heads, CLIP's text tower)
-    and unexpected keys are reported as warnings with their names.
+    ``max_missing`` of them (the model would predict with randomly initialised parts); keys the
+    checkpoint holds and the model does not (outside auxiliary heads) are an error when there are
+    more than ``max_unexpected`` (the model is not the one that was trained, e.g. a CLIP-fused
+    segmentor evaluated without its fusion).  Missing keys under the model's
+    ``INFERENCE_UNUSED_PREFIXES`` (auxiliary / projection heads, CLIP's text tower) and unexpected
+    auxiliary-head keys are reported as warnings with their names.  ``checkpoint`` is the already
+    loaded content of ``path`` (read again when None).
     """
-    ckpt = load_checkpoint_file(path)
+    ckpt = load_checkpoint_file(path) if checkpoint is None else checkpoint
     state, origin = segmentor_state_dict(ckpt)
     state = {k: v for k, v in state.items() if not k.startswith(UDA_IGNORED_PREFIXES)}
     own = model.state_dict()
@@ -108,6 +126,12 @@ def load_segmentor_checkpoint(model: nn.Module, path: str, strict: bool = False,
             f'checkpoint {path} ({origin}) lacks {len(needed)} of the {len(own)} weights the model '
             f'needs for prediction (at most {max_missing} may be missing): {key_list(needed)}; is it '
             'a checkpoint of this config\'s model?')
+    foreign = [k for k in state if k not in own and not k.startswith(AUXILIARY_PREFIXES)]
+    if len(foreign) > max_unexpected:
+        raise CheckpointError(
+            f'checkpoint {path} ({origin}) holds {len(foreign)} weights that the model of this config '
+            f'does not have: {key_list(foreign)}; it was trained with a different model (evaluate it '
+            "with its own config)")
     result = model.load_state_dict(state, strict=strict)
     print_log(f'loaded {origin} from {path}; missing keys: {len(result.missing_keys)}, '
               f'unexpected keys: {len(result.unexpected_keys)}', logger=logger)

@@ -14,6 +14,15 @@ Cases (what the tools must do):
   top_level_typos             randomnes= / train_cgf= / lr_config= in a config file: named with the fix
   nested_typos                train_cfg.max_iter, a backbone argument, a transform name
   unreadable_config           a config with a syntax error or a missing _base_ file: named
+  values_and_specs            legacy optimizer key, test_cfg / norm_cfg / init_cfg / clip_grad /
+                              custom_keys keys, zero lengths and intervals, bad seed / lr / alpha,
+                              helper-variable overrides, max_iters with --resume, to_label_id=no,
+                              a class count unlike the dataset's
+  refused_resume_keeps_config  a refused --resume leaves the work dir's dumped config as it was
+  overwrite_sets_aside        --overwrite moves the previous run's files into previous_<time>/
+  other_models_checkpoint     a checkpoint with weights the model lacks (e.g. CLIP fusion): error
+  uda_on_plain_data           a UDA algorithm on a plain dataset: named, not 'error: source'
+  test_sh_anywhere            sh test.sh from another folder, on a copied work dir: its own files
   partial_checkpoint          evaluating a checkpoint lacking weights of the model: error with the list
   foreign_checkpoint          a checkpoint of another model: error
   existing_work_dir           training into a work dir with checkpoints: refused, nothing touched
@@ -198,18 +207,28 @@ def case_label_changed_after_scan(tmp_path, trained):
 def case_diverging_run(tmp_path, trained):
     proc = cli('tools/train.py', TINY, '--work-dir', str(tmp_path),
                '--cfg-options', 'optim_wrapper.optimizer.lr=1000')
-    line = assert_one_line_error(proc, 'train.py', 'training diverged at iteration 3',
-                                 'above max_loss=10000', 'decode.loss_seg=', 'last checkpoint: ')
-    assert 'iter_2.pth' in line
+    assert_one_line_error(proc, 'train.py', 'training diverged at iteration 3',
+                          'above max_loss=10000', 'decode.loss_seg=', 'last good iteration: 2',
+                          f'{tmp_path}/iter_2.pth holds the weights that produced this loss, so '
+                          'last_checkpoint is removed')
     assert sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / '*.pth'))) == ['iter_2.pth']
+    assert not (tmp_path / 'last_checkpoint').exists()     # --resume / test.sh will not pick it
     assert not logged(tmp_path, 'mIoU')                     # never evaluated
+    every = tmp_path / 'every'                               # a checkpoint after every iteration
+    proc = cli('tools/train.py', TINY, '--work-dir', str(every), '--cfg-options',
+               'optim_wrapper.optimizer.lr=1000', 'default_hooks.checkpoint.interval=1')
+    assert_one_line_error(proc, 'train.py', 'training diverged at iteration 3',
+                          f'{every}/iter_2.pth holds the weights that produced this loss, so '
+                          f'last_checkpoint now points to {every}/iter_1.pth')
+    assert (every / 'last_checkpoint').read_text() == f'{every}/iter_1.pth'
 
 
 def case_nan_run(tmp_path, trained):
     proc = cli('tools/train.py', TINY, '--work-dir', str(tmp_path), '--cfg-options',
                'optim_wrapper.optimizer.lr=1000', 'default_hooks.loss_guard.max_loss=None')
     assert_one_line_error(proc, 'train.py', 'training diverged at iteration 4',
-                          "non-finite loss terms ['decode.loss_seg', 'loss']")
+                          "non-finite loss terms ['decode.loss_seg', 'loss']",
+                          f'last checkpoint: {tmp_path}/iter_2.pth')   # followed by a finite step
     for path in glob.glob(str(tmp_path / '*.pth')):
         state = torch.load(path, map_location='cpu', weights_only=True)['state_dict']
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), path
@@ -281,6 +300,113 @@ def case_unreadable_config(tmp_path, trained):
     with pytest.raises(ConfigError, match=r'orphan\.py could not be read: FileNotFoundError.*'
                                           r'missing_base\.py'):
         load_config(orphan)
+
+
+def case_values_and_specs(tmp_path, trained):
+    from mmseg_procl.apis.config_utils import load_config
+    from mmseg_procl.apis.test import evaluator_config
+    from mmseg_procl.apis.train import build_train_config
+    legacy = write_config(tmp_path / 'legacy.py', f"_base_ = [{TINY!r}]\noptimizer = dict(type='SGD')\n")
+    with pytest.raises(ConfigError, match="'optimizer' is an mmseg 0.x key .* use optim_wrapper"):
+        load_config(legacy)
+    cases = {
+        'model.test_cfg.mod': ('slide', "model.test_cfg: unknown key 'mod'; did you mean 'mode'?"),
+        'model.decode_head.norm_cfg.requires_gradd': (False, "model.decode_head.norm_cfg: "
+                                                      "BatchNorm2d has no argument 'requires_gradd'"),
+        'model.backbone.init_cfg': (dict(checkpoint='x.pth'), 'model.backbone.init_cfg: no type given'),
+        'optim_wrapper.clip_grad': (dict(max_normm=1), "optim_wrapper.clip_grad: unknown key "
+                                                       "'max_normm'; did you mean 'max_norm'?"),
+        'optim_wrapper.paramwise_cfg.custom_keys.head.lr_mul': (
+            10, "custom_keys.head: unknown key 'lr_mul'; did you mean 'lr_mult'?"),
+        'train_cfg.max_iters': (0, 'train_cfg.max_iters: expected an integer >= 1, got 0'),
+        'train_cfg.val_interval': (0, 'train_cfg.val_interval: expected an integer >= 1, got 0'),
+        'default_hooks.logger.interval': (0, 'default_hooks.logger.interval: expected an integer >= 1'),
+        'randomness.seed': ('abc', "randomness.seed: expected an integer or None, got 'abc'"),
+        'optim_wrapper.optimizer.lr': (-1, 'optim_wrapper.optimizer.lr: expected a number > 0, got -1'),
+        'crop_size': ((16, 16), "'crop_size' is a helper variable of"),
+    }
+    for key, (value, message) in cases.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(TINY, {key: value})
+    with pytest.raises(ConfigError, match='max_iters cannot change the length of a resumed run'):
+        build_train_config(TINY, str(trained), resume=True, cfg_options={'max_iters': 8})
+    with pytest.raises(ValueError, match=r"to_label_id='no': expected True or False"):
+        evaluator_config(['mIoU'], True, dict(imgfile_prefix='x', to_label_id='no'))
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(ValueError, match='is a file; expected a folder'):
+        build_train_config(TINY, str(tmp_path / 'file'))
+    proc = cli('tools/train.py', TINY, '--work-dir', str(tmp_path / 'w'),
+               '--cfg-options', 'model.decode_head.num_classes=18')
+    assert_one_line_error(proc, 'train.py', 'the model predicts 18 classes but train_dataloader.dataset '
+                                            '(SyntheticDrivingDataset) has 19')
+    assert not glob.glob(str(tmp_path / 'w' / '*.py'))        # nothing dumped for a refused run
+    from mmseg_procl.uda import DACS
+    cfg = Config.fromfile(os.path.join(FIXTURES, 'tiny_dacs.py'))
+    with pytest.raises(ValueError, match=r'DACS: alpha must be a number in \[0, 1\], got 2'):
+        DACS(model=cfg.model, alpha=2)
+
+
+def case_refused_resume_keeps_config(tmp_path, trained):
+    before = {p: sha(p) for p in glob.glob(str(trained / '*.py'))}
+    proc = cli('tools/train.py', os.path.join(FIXTURES, 'tiny_dacs.py'), '--work-dir', str(trained),
+               '--resume')
+    assert_one_line_error(proc, 'train.py', 'the checkpoint does not match the model of this config')
+    assert {p: sha(p) for p in glob.glob(str(trained / '*.py'))} == before      # nothing dumped
+
+
+def case_overwrite_sets_aside(tmp_path, trained):
+    import shutil
+    work_dir = tmp_path / 'w'
+    shutil.copytree(trained, work_dir)
+    old = sha(work_dir / 'iter_4.pth')
+    out = assert_ok(cli('tools/train.py', TINY, '--work-dir', str(work_dir), '--overwrite',
+                        '--cfg-options', 'max_iters=2'))
+    aside = glob.glob(str(work_dir / 'previous_*'))
+    assert len(aside) == 1 and f'--overwrite: moved the previous run' in out
+    assert sorted(os.listdir(aside[0])) == ['iter_2.pth', 'iter_4.pth', 'last_checkpoint',
+                                            'tiny_synthetic.py']
+    assert sha(os.path.join(aside[0], 'iter_4.pth')) == old                 # kept, not deleted
+    assert sorted(os.path.basename(p) for p in glob.glob(str(work_dir / '*.pth'))) == ['iter_2.pth']
+
+
+def case_other_models_checkpoint(tmp_path, trained):
+    from mmseg_procl.registry import MODELS
+    from mmseg_procl.utils import load_segmentor_checkpoint, register_all_modules
+    register_all_modules()
+    ckpt = torch.load(trained / 'iter_4.pth', map_location='cpu', weights_only=True)
+    ckpt['state_dict'].update({'filter.weight': torch.zeros(1, 256, 1, 1), 'filter.bias': torch.zeros(1),
+                               'auxiliary_head.conv_seg.weight': torch.zeros(19, 8, 1, 1)})
+    torch.save(ckpt, tmp_path / 'clip_like.pth')
+    model = MODELS.build(Config.fromfile(TINY).model)
+    with pytest.raises(CheckpointError, match=r'holds 2 weights that the model of this config does not '
+                                              r'have: filter\.weight, filter\.bias'):
+        load_segmentor_checkpoint(model, str(tmp_path / 'clip_like.pth'))
+
+
+def case_uda_on_plain_data(tmp_path, trained):
+    from mmseg_procl.errors import describe_error, is_user_error
+    from mmseg_procl.uda.source_only import require_branches
+    with pytest.raises(KeyError) as err:
+        require_branches({'inputs': 0, 'data_samples': []}, ('source', 'target'), 'DACS')
+    assert is_user_error(err.value) and describe_error(err.value).startswith(
+        "DACS trains on batches with the domain branches ['source', 'target'], but the training batch "
+        "has ['data_samples', 'inputs']: use train_dataloader.dataset=dict(type='UDADataset'")
+    assert not is_user_error(KeyError('source'))         # a bare lookup error keeps its traceback
+
+
+def case_test_sh_anywhere(tmp_path, trained):
+    import shutil
+    copy = tmp_path / 'copy'
+    shutil.copytree(trained, copy)
+    shutil.copy(trained / 'iter_2.pth', copy / 'iter_4.pth')     # the copy's own (different) weights
+    out = subprocess.run(['sh', os.path.join(REPO, 'test.sh'), str(copy)], cwd=str(tmp_path),
+                         capture_output=True, text=True, env=ENV)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f'Checkpoint: {copy}/iter_4.pth' in out.stdout
+    assert len(os.listdir(copy / 'preds')) == 3
+    bad = subprocess.run(['sh', os.path.join(REPO, 'test.sh'), str(copy / 'iter_4.pth')],
+                         capture_output=True, text=True, env=ENV)
+    assert bad.returncode == 2 and 'is a file; expected a work dir' in bad.stderr
 
 
 def case_partial_checkpoint(tmp_path, trained):
@@ -357,6 +483,9 @@ def case_kill_during_save(tmp_path, trained):
         assert f.read().strip().endswith('iter_2.pth')
     out = assert_ok(cli('tools/train.py', TINY, '--work-dir', str(work_dir), '--resume'))
     assert 'resumed epoch: 0, iter: 2' in out and (work_dir / 'iter_4.pth').is_file()
+    out = assert_ok(cli('tools/train.py', TINY, '--work-dir', str(work_dir), '--resume'))
+    assert 'the resumed checkpoint is at iteration 4, the run ends at max_iters=4: nothing is left ' \
+           'to train' in out
 
 
 def case_truncated_resume(tmp_path, trained):
@@ -498,8 +627,11 @@ def case_short_comparison(tmp_path, trained):
     from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
     path = os.path.join(REPO, 'configs', 'demo', 'results_synthetic.json')
     lines = comparison_lines(str(trained), read_recorded_results(path), 'configs/demo/results_synthetic.json')
-    assert len(lines) == 5 and all(len(line) <= 100 for line in lines), lines
+    assert len(lines) == 5 and all(len(line) <= 110 for line in lines), lines
     assert 'work_dirs' not in '\n'.join(lines)
+    assert lines[0].endswith('(recorded at 400 iterations):')        # the tiny run is 4 iterations
+    assert lines[1].split()[:7] == ['this', 'run', '(tiny_synthetic,', 'seed', '0,', '4',
+                                    'iterations)']
 
 
 def case_docs_references(tmp_path, trained):

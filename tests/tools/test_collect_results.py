@@ -47,7 +47,7 @@ def test_recorded_summary_and_comparison_with_a_new_run(tmp_path):
     record = read_recorded_results(record_path)
     assert record['summary']['dacs']['mean'] == 22.0 and 'collect_results.py' in record['command']
     lines = comparison_lines(fake_run(tmp_path, 'new', 'clip', 3, [25.5]), record, record_path)
-    assert lines[0] == f'target mIoU of this run and of the recorded runs ({record_path}):'
+    assert lines[0] == f'target mIoU, this run vs {record_path}:'
     assert lines[1].split() == ['this', 'run', '(clip,', 'seed', '3)', '25.50']
     assert lines[2].split() == ['dacs', '(2', 'seeds)', '22.00', '+-', '2.00']
     assert len(lines) == 3 and max(len(line) for line in lines[1:]) < 80   # short: no command

@@ -102,7 +102,8 @@ def test_tools_report_bad_input(tmp_path):
     assert bad.returncode == 1 and 'checkpoint file not found' in bad.stderr
     bad = subprocess.run([sys.executable, 'tools/train.py', TINY, '--cfg-options', 'trian_cfg.max_iters=1'],
                          cwd=REPO, capture_output=True, text=True, env=ENV)
-    assert bad.returncode == 1 and "['trian_cfg.max_iters']" in bad.stderr
+    assert bad.returncode == 1 and '--cfg-options trian_cfg.max_iters: ' in bad.stderr
+    assert "did you mean 'train_cfg'?" in bad.stderr
     bad = subprocess.run(['sh', 'test.sh', str(tmp_path / 'missing')], cwd=REPO, capture_output=True,
                          text=True, env=ENV)
     assert bad.returncode == 2 and 'does not exist' in bad.stderr

@@ -6,14 +6,17 @@ the step (``train_step``'s output: the total ``loss`` and every ``*loss*`` term)
 runtime-info hook reads on the host anyway; if one of them is non-finite, or the total loss exceeds
 ``max_loss`` (a divergence bound far above any cross-entropy value), it raises
 :class:`TrainingDivergedError` before the checkpoint hook runs, so the weights of that step are never
-saved.  As a second line of defence every checkpoint is checked for non-finite floating-point
-tensors before it is written.
+saved, and withdraws a checkpoint whose weights produced the bad loss (see the class docstring).  As
+a second line of defence every checkpoint is checked for non-finite floating-point tensors before
+it is written.
 """
 import math
+import os
+import os.path as osp
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.dist import all_reduce, get_comm_device, get_world_size
+from mmengine.dist import all_reduce, get_comm_device, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
 from mmseg_procl.registry import HOOKS
@@ -41,6 +44,12 @@ def non_finite_tensors(state: Dict[str, torch.Tensor], limit: int = 10) -> List[
 class LossGuardHook(Hook):
     """Raise :class:`TrainingDivergedError` on a non-finite or exploding loss; never save NaN weights.
 
+    A checkpoint written after iteration ``k`` holds the weights that compute the loss of
+    iteration ``k + 1``; it is trusted once that loss is good.  When iteration ``k + 1`` diverges,
+    ``<work_dir>/last_checkpoint`` (read by ``--resume`` and ``test.sh``) is pointed back to the
+    newest trusted checkpoint (removed when there is none); the suspect file stays on disk and is
+    named in the error.
+
     Args:
         max_loss: bound on the total ``loss`` of one iteration (None: only non-finite values stop).
     """
@@ -52,6 +61,13 @@ class LossGuardHook(Hook):
             raise ValueError(f'LossGuardHook: max_loss must be > 0 or None, got {max_loss!r}')
         self.max_loss = max_loss
         self.last_good_iter = 0
+        self.trusted: Optional[str] = None      # newest checkpoint followed by a good iteration
+        self.untested = False                   # the newest checkpoint's weights are not tested yet
+
+    def before_train(self, runner) -> None:
+        """Start counting at the (resumed) iteration; a resumed checkpoint is tested by its next step."""
+        self.last_good_iter = runner.iter
+        self.untested = bool(getattr(runner, '_resume', False)) and runner.iter > 0
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Check the step's loss terms."""
@@ -61,11 +77,38 @@ class LossGuardHook(Hook):
         diverged = self.max_loss is not None and total is not None and math.isfinite(total) \
             and total > self.max_loss
         if any_rank(bool(bad or diverged)):
-            raise TrainingDivergedError(self._message(runner, values, bad))
+            raise TrainingDivergedError(self._message(runner, values, bad, self._withdraw(runner)))
         self.last_good_iter = runner.iter + 1
+        if self.untested:
+            self.trusted, self.untested = last_checkpoint(runner), False
 
-    def _message(self, runner, values: Dict[str, float], bad: Dict[str, float]) -> str:
-        """What diverged, where, and what was (not) saved."""
+    def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
+        """Refuse to write a checkpoint with non-finite weights; remember it is not tested yet."""
+        bad = non_finite_tensors(checkpoint.get('state_dict', {}))
+        if bad:
+            raise TrainingDivergedError(
+                f'iteration {runner.iter + 1}: the weights hold NaN / inf values ({", ".join(bad)}); '
+                f'the checkpoint was not written; last checkpoint: {last_checkpoint(runner) or "none"}')
+        self.untested = True
+
+    def _withdraw(self, runner) -> str:
+        """Point ``last_checkpoint`` away from an untested checkpoint; describe what was done."""
+        newest = last_checkpoint(runner)
+        if not self.untested or newest is None:
+            return f'last checkpoint: {newest or "none"}'
+        if is_main_process():
+            pointer = osp.join(runner.work_dir, 'last_checkpoint')
+            if self.trusted:
+                with open(pointer, 'w', encoding='utf-8') as f:
+                    f.write(self.trusted)
+            elif osp.isfile(pointer):
+                os.remove(pointer)
+        return (f'{newest} holds the weights that produced this loss, so last_checkpoint '
+                + (f'now points to {self.trusted} (the newest checkpoint followed by a good iteration)'
+                   if self.trusted else 'is removed (no checkpoint was followed by a good iteration)'))
+
+    def _message(self, runner, values: Dict[str, float], bad: Dict[str, float], saved: str) -> str:
+        """What diverged, where, and which checkpoint is safe."""
         terms = ', '.join(f'{k}={v:.4g}' for k, v in values.items())
         total = values.get('loss', float('nan'))
         if bad:
@@ -74,19 +117,9 @@ class LossGuardHook(Hook):
             what = f'total loss {total:.4g} above max_loss={self.max_loss:g}'
         else:
             what = 'the loss diverged on another rank'
-
-        return (f'training diverged at iteration {runner.iter + 1}: {what} ({terms}); the weights of '
-                f'this iteration were not saved; last good iteration: {self.last_good_iter}; '
-                f'last checkpoint: {last_checkpoint(runner) or "none"} (lower the learning rate or '
-                'check the data; LossGuardHook(max_loss=...) sets the divergence bound)')
-
-    def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
-        """Refuse to write a checkpoint with non-finite weights."""
-        bad = non_finite_tensors(checkpoint.get('state_dict', {}))
-        if bad:
-            raise TrainingDivergedError(
-                f'iteration {runner.iter + 1}: the weights hold NaN / inf values ({", ".join(bad)}); '
-                f'the checkpoint was not written; last checkpoint: {last_checkpoint(runner) or "none"}')
+        return (f'training diverged at iteration {runner.iter + 1}: {what} ({terms}); its weights were '
+                f'not saved; last good iteration: {self.last_good_iter}; {saved} (lower the learning '
+                'rate or check the data; LossGuardHook(max_loss=...) sets the divergence bound)')
 
 
 def any_rank(flag: bool) -> bool:
@@ -100,7 +133,6 @@ def any_rank(flag: bool) -> bool:
 
 def last_checkpoint(runner) -> Optional[str]:
     """The path recorded in ``<work_dir>/last_checkpoint`` (None when nothing was saved yet)."""
-    import os.path as osp
     path = osp.join(runner.work_dir, 'last_checkpoint')
     if not osp.isfile(path):
         return None

@@ -33,6 +33,15 @@ def add_prefix(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.
     return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
+def check_config_dict_keys(owner: str, allowed: Dict[str, Sequence[str]], given: Dict[str, dict]) -> None:
+    """Raise ``KeyError`` naming a key of a plain-dict argument that ``owner`` does not read."""
+    for name, cfg in given.items():
+        unknown = sorted(set(cfg or {}) - set(allowed[name]))
+        if unknown:
+            raise KeyError(f'{owner}: {name} has unknown keys {unknown}; it reads '
+                           f'{list(allowed[name]) or "no keys"}')
+
+
 def sample_metas(data_samples: Optional[Sequence], inputs: torch.Tensor) -> List[dict]:
     """Meta information of each sample, or a default built from the batch shape."""
     if data_samples:
@@ -53,6 +62,8 @@ class EncoderDecoder(BaseModel):
 
     # state-dict prefixes that prediction never reads (a checkpoint may lack them)
     INFERENCE_UNUSED_PREFIXES: Tuple[str, ...] = ('auxiliary_head.',)
+    # the keys read from the plain-dict arguments (others are refused, also by the config check)
+    CONFIG_DICT_KEYS = dict(train_cfg=(), test_cfg=('mode', 'crop_size', 'stride', 'batched_slide'))
 
     def __init__(self, backbone: dict, decode_head: dict,
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None,
@@ -66,6 +77,8 @@ class EncoderDecoder(BaseModel):
         self.auxiliary_head = self._build_auxiliary(auxiliary_head)
         self.train_cfg = train_cfg or {}
         self.test_cfg = dict(mode='whole') if test_cfg is None else dict(test_cfg)
+        check_config_dict_keys(type(self).__name__, self.CONFIG_DICT_KEYS,
+                               dict(train_cfg=self.train_cfg, test_cfg=self.test_cfg))
         if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
             raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {self.test_cfg['mode']!r}")
 
