@@ -84,6 +84,17 @@ def name_groups(names: List[str], depth: int = 2) -> str:
     return ', '.join(f'{k} ({n})' for k, n in sorted(counts.items()))
 
 
+def unmatched_custom_keys(optim_cfg, model: torch.nn.Module) -> List[str]:
+    """``paramwise_cfg.custom_keys`` that are a substring of no parameter name (mmengine's rule)."""
+    paramwise = (optim_cfg or {}).get('paramwise_cfg') if isinstance(optim_cfg, dict) else None
+    keys = list(((paramwise or {}).get('custom_keys') or {}))
+    if not keys:
+        return []
+    module = model.module if is_model_wrapper(model) else model
+    names = [name for name, _ in module.named_parameters()]
+    return [k for k in keys if not any(k in name for name in names)]
+
+
 def strict_key_report(model_state: Dict[str, torch.Tensor], state: Dict[str, torch.Tensor]) -> List[str]:
     """Missing / unexpected / shape-mismatched keys between a model's and a checkpoint's state dict."""
     missing = [k for k in model_state if k not in state]
@@ -138,6 +149,10 @@ class SafeRunner(Runner):
             names = counter.names[start:]
             self.logger.info(f'optimizer: {len(names)} frozen parameter tensors are not optimised: '
                              f'{name_groups(names)}')
+        unused = unmatched_custom_keys(self.cfg.get('optim_wrapper'), self.model)
+        if unused:
+            self.logger.warning(f'optim_wrapper.paramwise_cfg.custom_keys {unused} match no parameter '
+                                'name of this model: they have no effect')
         return wrapper
 
     def dump_config(self) -> None:

@@ -36,7 +36,8 @@ Cases (what the tools must do):
   corrupt_image_named         a corrupt image: one line naming it
   empty_split_file            an empty split file is named
   demo_progress_interval      demo configs log progress (with ETA) at least every 10 iterations
-  console_digest              no frozen-parameter flood, one random-CLIP banner, progress line
+  console_digest              no frozen-parameter flood, one random-CLIP banner, progress line,
+                              a custom_keys entry that matches no parameter is named
   short_comparison            the closing comparison is a few short lines
   docs_references             no reference to files outside the repository; docs sections exist
   readme_newcomer_notes       README: unique headings, time, size, CPU-only install, shortening
@@ -609,8 +610,10 @@ def case_demo_progress_interval(tmp_path, trained):
 
 
 def case_console_digest(tmp_path, trained):
-    out = assert_ok(cli('tools/train.py', TINY_CLIP, '--work-dir', str(tmp_path),
-                        '--cfg-options', 'max_iters=2', 'default_hooks.logger.interval=2'))
+    out = assert_ok(cli('tools/train.py', TINY_CLIP, '--work-dir', str(tmp_path), '--cfg-options',
+                        'max_iters=2', 'default_hooks.logger.interval=2',
+                        'optim_wrapper.paramwise_cfg.custom_keys.haed.lr_mult=10'))
+    assert "custom_keys ['haed'] match no parameter name of this model: they have no effect" in out
     assert out.count('RANDOMLY INITIALISED') == 1
     assert 'is skipped since' not in out and 'paramwise_options' not in out
     assert 'System environment' not in out and '\nConfig:' not in out
