@@ -13,8 +13,8 @@ from typing import Dict, Optional, Union
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
 from mmseg_procl.engine.runner import SafeRunner
-from mmseg_procl.utils.checkpoint import check_checkpoint_archive
 from mmseg_procl.errors import ConfigError, WorkDirError
+from mmseg_procl.utils.checkpoint import check_checkpoint_archive
 from .config_utils import (compose_uda_model, default_work_dir, existing_checkpoints,
                            init_cpu_distributed, load_config)
 
@@ -48,7 +48,8 @@ def latest_checkpoint(work_dir: str) -> str:
     return path
 
 
-def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool) -> Optional[str]:
+def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool,
+                   config: Optional[str] = None) -> Optional[str]:
     """The checkpoint to resume (checked to be complete), or None for a new run in ``work_dir``."""
     if osp.exists(work_dir) and not osp.isdir(work_dir):
         raise WorkDirError(f'work dir {work_dir} is a file; expected a folder (or a new path)')
@@ -62,18 +63,20 @@ def resolve_resume(work_dir: str, resume: Union[bool, str], overwrite: bool) -> 
             f'work dir {work_dir} already holds checkpoints ({", ".join(found[:5])}); a new run '
             'would overwrite them: pass --resume to continue that run, --overwrite to start again '
             'in it, or choose another --work-dir')
-    if found:
-        set_aside_previous_run(work_dir)
+    if found and int(os.environ.get('RANK', '0')) == 0:      # one process moves the files
+        set_aside_previous_run(work_dir, keep=config)
     return None
 
 
-def set_aside_previous_run(work_dir: str) -> str:
+def set_aside_previous_run(work_dir: str, keep: Optional[str] = None) -> str:
     """``--overwrite``: move the previous run's checkpoints, pointer, dumped configs and debug
-    images into ``<work_dir>/previous_<time>/`` (nothing is deleted; logs are timestamped already)."""
+    images into ``<work_dir>/previous_<time>/`` (nothing is deleted; logs are timestamped already).
+    ``keep`` (the config being run, if it lives in the work dir) stays where it is."""
     target = osp.join(work_dir, f'previous_{time.strftime("%Y%m%d_%H%M%S")}')
     os.makedirs(target)
     names = [n for n in os.listdir(work_dir) if n.endswith(('.pth', '.py')) or n in (
         'last_checkpoint', 'debug')]
+    names = [n for n in names if not (keep and osp.samefile(osp.join(work_dir, n), keep))]
     for name in names:
         shutil.move(osp.join(work_dir, name), osp.join(target, name))
     print(f'--overwrite: moved the previous run\'s {", ".join(sorted(names))} to {target}')
@@ -91,7 +94,7 @@ def build_train_config(config: str, work_dir: Optional[str] = None, resume=False
     cfg.work_dir = work_dir or cfg.get('work_dir') or default_work_dir(config)
     if not resume and cfg.get('resume'):           # resume=True written in the config itself
         resume = cfg.get('load_from') or True
-    checkpoint = resolve_resume(cfg.work_dir, resume, overwrite)
+    checkpoint = resolve_resume(cfg.work_dir, resume, overwrite, config)
     if checkpoint is not None:
         cfg.resume, cfg.load_from = True, checkpoint
     if amp:

@@ -14,14 +14,19 @@ result silently:
   :func:`mmseg_procl.utils.checkpoint.load_checkpoint_file` (errors name the file); a resumed
   checkpoint must be a training checkpoint (``meta`` / ``state_dict``) and match the model key for
   key and shape for shape, otherwise the resume stops with the list of differences;
+- the config is dumped into the work dir only after the checkpoint (if any) has loaded, so a refused
+  resume leaves the run's dumped config untouched; before loading, the model's class count is
+  checked against the datasets; a resumed run that is already complete says so;
+- ``paramwise_cfg.custom_keys`` entries that match no parameter are named (they have no effect);
 - the console shows one line about the environment and the dumped config instead of the full
   environment, config and hook table (those still go to the log file), and one summary line instead
-  of a notice per parameter (options of every parameter, "skipped since requires_grad=False").
+  of a notice per parameter (options of every parameter, "skipped since requires_grad=False");
+- ``default_hooks`` entries of this package can be removed with ``None`` like mmengine's own.
 """
 import logging
 import os
-import re
 import os.path as osp
+import re
 from typing import Callable, Dict, List, Optional, Union
 
 import torch
@@ -31,8 +36,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from mmseg_procl.registry import RUNNERS
 from mmseg_procl.errors import CheckpointError, ConfigError
+from mmseg_procl.registry import RUNNERS
 
 FILE_ONLY_PREFIXES = ('Config:\n', 'Hooks will be executed in the following order',
                       'paramwise_options -- ',
@@ -42,8 +47,6 @@ FILE_ONLY_PREFIXES = ('Config:\n', 'Hooks will be executed in the following orde
 MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
                           'checkpoint')
 FROZEN_NOTICE = ' is skipped since its requires_grad=False'
-
-
 EVAL_PROGRESS = re.compile(r'^Iter\((val|test)\) \[\s*\d+/\d+\]\s+eta:')
 
 

@@ -238,7 +238,17 @@ def case_nan_run(tmp_path, trained):
 
 def case_nan_weights_never_saved(tmp_path, trained):
     from types import SimpleNamespace
+    from mmengine.logging import MessageHub
     from mmseg_procl.engine.hooks import LossGuardHook
+    from mmseg_procl.engine.hooks.loss_guard_hook import loss_values
+    outputs = {'loss': torch.tensor(float('nan')), 'src.loss_ce': torch.tensor(2.0),
+               'src.acc_seg': torch.tensor(50.0)}
+    values = loss_values(outputs)                                   # read from the tensors
+    assert sorted(values) == ['loss', 'src.loss_ce'] and values['src.loss_ce'] == 2.0
+    hub = MessageHub.get_instance('loss_guard_case')
+    for key, value in (('loss', 7.0), ('src.loss_ce', 3.0)):
+        hub.update_scalar(f'train/{key}', value)
+    assert loss_values(outputs, hub) == {'loss': 7.0, 'src.loss_ce': 3.0}   # the host copies
     runner = SimpleNamespace(iter=6, work_dir=str(tmp_path))
     hook = LossGuardHook()
     hook.before_save_checkpoint(runner, {'state_dict': {'a': torch.ones(2), 'n': torch.tensor([1])}})

@@ -23,9 +23,16 @@ from mmseg_procl.registry import HOOKS
 from mmseg_procl.errors import TrainingDivergedError
 
 
-def loss_values(outputs: Dict) -> Dict[str, float]:
-    """The scalar loss terms of a step's output (keys containing ``loss``) as Python floats."""
+def loss_values(outputs: Dict, message_hub=None) -> Dict[str, float]:
+    """The scalar loss terms of a step's output (keys containing ``loss``) as Python floats.
+
+    Read from ``message_hub`` (``train/<key>``, which mmengine's runtime-info hook has just filled
+    on the host) when it holds them all; otherwise from the tensors, in one host read.
+    """
     terms = {k: v for k, v in outputs.items() if 'loss' in k}
+    scalars = getattr(message_hub, 'log_scalars', {})
+    if terms and all(f'train/{k}' in scalars for k in terms):
+        return {k: float(scalars[f'train/{k}'].current()) for k in terms}
     tensors = {k: v.detach().float().mean() for k, v in terms.items() if torch.is_tensor(v)}
     read = dict(zip(tensors, torch.stack(list(tensors.values())).tolist())) if tensors else {}
     return {k: read[k] if k in read else float(v) for k, v in terms.items()}   # one host read
@@ -71,7 +78,7 @@ class LossGuardHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Check the step's loss terms."""
-        values = loss_values(outputs or {})
+        values = loss_values(outputs or {}, runner.message_hub)
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         total = values.get('loss')
         diverged = self.max_loss is not None and total is not None and math.isfinite(total) \
