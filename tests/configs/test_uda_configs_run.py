@@ -20,6 +20,7 @@ from mmseg_procl.datasets.label_tables import SYNTHIA_ID_TO_TRAINID, build_lut, 
 from mmseg_procl.datasets.synthetic_export import export_synthetic
 from mmseg_procl.datasets.synthetic_scenes import render_scene
 from mmseg_procl.utils import register_all_modules
+from loss_traces import check_trace, hub_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METHOD_DIRS = ('dacs', 'daformer', 'clip_procl')
@@ -117,6 +118,7 @@ def test_two_iterations(path, trees, tmp_path):
     runner.train()
     scalars = runner.message_hub.log_scalars
     assert runner.iter == 2 and runner.model.local_iter == 2
+    check_trace(os.path.basename(path), hub_trace(runner.message_hub))
     for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
         assert 0 < scalars[key].current() < 10
     name = os.path.basename(path)

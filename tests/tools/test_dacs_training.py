@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.registry import MODELS
 from mmseg_procl.utils import register_all_modules
+from loss_traces import check_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(REPO, 'tests', 'fixtures', 'tiny_dacs.py')
@@ -48,6 +49,7 @@ def test_losses_panels_and_checkpoint(full_run):
     work_dir, log = full_run
     rows = logged(work_dir)
     assert sorted(rows) == [1, 2, 3, 4]
+    check_trace('tiny_dacs.py', {k: [rows[i][k] for i in (1, 2, 3, 4)] for k in KEYS})
     assert all(0 < v < 10 for row in rows.values() for v in row.values())
     assert sorted(os.listdir(work_dir / 'debug')) == ['iter_000002.png', 'iter_000004.png']
     ckpt = torch.load(work_dir / 'iter_4.pth', map_location='cpu', weights_only=True)

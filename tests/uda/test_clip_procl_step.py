@@ -1,4 +1,7 @@
 """CLIP-ProCL on the DACS core: one training step, gradient routing to the context, EMA coverage."""
+import random
+
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,6 +12,7 @@ from torch import nn
 from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.registry import DATASETS, MODELS
 from mmseg_procl.utils import register_all_modules
+from loss_traces import check_trace
 
 TINY = 'tests/fixtures/tiny_clip_procl.py'
 
@@ -36,7 +40,10 @@ def test_one_step_keeps_clip_and_trains_context(setup):
     wrapper = build_optim_wrapper(algo, cfg.optim_wrapper)
     frozen = frozen_state(algo.model)
     ctx_before = algo.model.prompt_learner.ctx.detach().clone()
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)      # mixing / augmentation draws
     log_vars = algo.train_step(batch, wrapper)
+    check_trace('tiny_clip_procl.py one step',
+                {k: [float(v)] for k, v in log_vars.items() if 'loss' in k})
     for key in ('src.loss_align', 'src.loss_prompt', 'mix.loss_align', 'mix.loss_prompt',
                 'src.decode.loss_seg', 'mix.decode.loss_seg'):
         assert 0 < log_vars[key].item() < 10, key
