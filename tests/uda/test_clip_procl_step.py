@@ -25,6 +25,7 @@ def setup():
     algo = MODELS.build(cfg.model)
     algo.init_weights()                     # random CLIP towers (banner tested elsewhere)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    random.seed(0), np.random.seed(0)                           # the pipeline's random flips
     batch = pseudo_collate([dataset[0], dataset[7]])
     return cfg, algo, batch
 
