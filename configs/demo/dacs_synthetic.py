@@ -1,17 +1,12 @@
 # DACS on the embedded synthetic shift: same segmentor, iterations, optimizer and schedule as
 # source_only_synthetic.py, trained on GTA-style source scenes plus unlabelled Cityscapes-style target
 # scenes (a seed range disjoint from the validation scenes), evaluated on the target validation scenes.
-_base_ = ['source_only_synthetic.py']
+_base_ = ['source_only_synthetic.py', '../_base_/uda/dacs.py']
 uda = dict(
-    type='DACS',
-    alpha=0.99,                      # alpha: EMA teacher weight (DACS default; 0.999 lags a short run)
-    pseudo_threshold=0.968,          # tau
-    pseudo_weight_ignore_top=4,      # the reference's 15 / 120 rows of a 512 crop, scaled to 128 rows
-    pseudo_weight_ignore_bottom=16,  # (the target style renders an ego-vehicle hood at the bottom)
-    mix='class',
-    blur=True,
-    color_jitter_strength=0.2,
-    color_jitter_probability=0.2,
+    teacher=dict(alpha=0.99),        # alpha: EMA teacher weight (DACS default; 0.999 lags a short run)
+    # tau 0.968; the reference's 15 / 120 rows of a 512 crop, scaled to 128 rows (the target style
+    # renders an ego-vehicle hood at the bottom)
+    pseudo_labeller=dict(threshold=0.968, ignore_top=4, ignore_bottom=16),
     objectives=[])                   # no ImageNet FD: the demo trains from scratch
 source_dataset = dict(type='SyntheticDrivingDataset', style='source', num_samples=1000,
                       img_size={{_base_.img_size}}, seed=0,

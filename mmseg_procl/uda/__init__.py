@@ -1,6 +1,15 @@
-"""UDA algorithms (what the Runner trains): SourceOnly, DACS, their objectives and prototype sources."""
-from . import objectives, prototypes  # noqa: F401
+"""UDA algorithms (what the Runner trains): SourceOnly, DACS, their stages, policy parts, objectives and
+prototype sources."""
+from . import mix, objectives, prototypes, pseudo_label, strong_aug, target_crop, teacher  # noqa: F401
 from .dacs import DACS
+from .iteration_state import IterationState
+from .mix import ClassMix
+from .pseudo_label import PseudoLabeller
 from .source_only import SourceOnly
+from .stages import Stage
+from .strong_aug import StrongAugmentation
+from .target_crop import ClassBalancedCrop
+from .teacher import EMATeacher
 
-__all__ = ['SourceOnly', 'DACS']
+__all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller',
+           'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop']

@@ -1,143 +1,231 @@
-"""DACS: self-training with an EMA teacher, ClassMix and strong augmentation (DAFormer's core).
+"""DACS: self-training with an EMA teacher, ClassMix and strong augmentation (DAFormer's core), as
+stages over a per-iteration state, with its policies as registered parts.
 
 DACS (Tranheden et al., WACV 2021) as implemented by DAFormer (Hoyer et al., CVPR 2022,
-github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``), step for step as docs/methods.md §1.5 / §1.9:
-EMA teacher update at the start of the iteration, supervised source stage, pseudo-labels from the
-teacher (train mode, Dropout / DropPath off) with a batch-scalar confidence weight and masked crop
-rows, ClassMix with classes drawn from the whole source batch, colour jitter (kornia-0.5 semantics)
-and Gaussian blur, a weighted mixed stage, one optimizer step.  The teacher lives under
-``ema_model.`` and keeps its own BatchNorm statistics.
+github.com/lhoyer/DAFormer ``mmseg/models/uda/dacs.py``), step for step as docs/methods.md §1.5 /
+§1.9: EMA teacher update at the start of the iteration, a ``source`` stage on clean source images,
+pseudo-labels from the teacher (train mode, Dropout / DropPath off) with a batch-scalar confidence
+weight and masked rows, ClassMix with classes drawn from the whole source batch, colour jitter
+(kornia-0.5 semantics) and Gaussian blur, a weighted ``mixed`` stage, one optimizer step.  The
+teacher lives under ``ema_model.`` and keeps its own BatchNorm statistics.
+
+The same class runs SePiCo, CLIP-ProCL and the other methods of the family by configuration: the
+stage list (e.g. SePiCo's ``source`` on strongly augmented images, ``target`` contrast on the
+augmented target crop, ``mixed``), the objectives, the named prototype sources and the policies
+``teacher`` (``EMATeacher``), ``pseudo_labeller`` (``PseudoLabeller``), ``mix`` (``ClassMix``),
+``strong_aug`` (``StrongAugmentation``) and ``target_crop`` (``ClassBalancedCrop`` or None).
+
+State entries (computed once per iteration, on first request)::
+
+    source, source_samples, source_labels         the clean source batch
+    target_full, target_samples                   the target batch as loaded
+    target_pseudo                                 teacher labels of the target; with target_crop:
+                                                  crop windows chosen on the full image's labels,
+                                                  the target cropped, labels regenerated (or cropped)
+    target, pseudo_labels, pseudo_weights         the (cropped) clean target and its pseudo-labels
+    aug_switches                                  this iteration's colour-jitter / blur switches
+    source_strong, target_strong                  strongly augmented source / target batches
+    mix, mixed, mixed_labels, mixed_weights, mix_masks   ClassMix of source into target, augmented
 
 Call graph::
 
-    train_step -> data_preprocessor
-               -> update_teacher          (copy at t = 0, EMA with alpha_t afterwards)
-               -> source_stage            (SourceOnly: CE + objectives, backward)
-               -> pseudo_label_stage      (teacher logits -> labels, weights)
-               -> mix_stage               (ClassMix masks, mixed image / label / weight, strong aug.)
-               -> mixed_stage             (weighted CE + objectives, backward)
-               -> step_optimizer
+    train_step -> data_preprocessor -> before_stages (teacher policy update, dropout off)
+               -> iteration_state -> update_prototype_sources
+               -> run_stage('source') -> run_stage(...) -> run_stage('mixed')
+                  (each pulls its inputs / labels / weights from the state)
+               -> after_stages (debug record) -> step_optimizer
 """
-import random
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.optim import OptimWrapper
 
 from mmseg_procl.models.utils import resize
 from mmseg_procl.registry import MODELS
-from .mix import class_mix_masks, one_mix
-from .pseudo_label import pseudo_label_and_weight
-from .source_only import SourceOnly, prefixed, require_branches
-from .strong_aug import strong_transform
-from .teacher import copy_parameters, disable_dropout, ema_alpha, ema_update, freeze
+from .iteration_state import IterationState
+from .source_only import SourceOnly
+from .teacher import disable_dropout, freeze
+
+PREDICT_ON = ('student', 'teacher')
 
 
-def check_fraction(name: str, value) -> None:
-    """Raise ``ValueError`` unless ``value`` is a number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f'DACS: {name} must be a number in [0, 1], got {value!r}')
+def build_part(cfg: Optional[dict], default_type: Optional[str]):
+    """A policy part from its config (``type`` defaults to ``default_type``; None gives None)."""
+    if cfg is None and default_type is None:
+        return None
+    cfg = dict(cfg or {})
+    cfg.setdefault('type', default_type)
+    return MODELS.build(cfg)
 
 
 @MODELS.register_module()
 class DACS(SourceOnly):
-    """Mean-teacher self-training with ClassMix (the self-training core of the DAFormer family)."""
+    """Mean-teacher self-training with ClassMix (the self-training core of the DAFormer family).
 
-    def __init__(self, model: dict, alpha: float = 0.99, pseudo_threshold: float = 0.968,
-                 pseudo_weight_ignore_top: int = 0, pseudo_weight_ignore_bottom: int = 0,
-                 mix: str = 'class', blur: bool = True, color_jitter_strength: float = 0.2,
-                 color_jitter_probability: float = 0.2, objectives: Sequence[dict] = (),
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
-        if mix != 'class':
-            raise ValueError(f"DACS: only mix='class' (ClassMix) is implemented, got {mix!r}")
-        check_fraction('alpha', alpha)
-        check_fraction('pseudo_threshold', pseudo_threshold)
-        check_fraction('color_jitter_probability', color_jitter_probability)
-        for name, rows in (('pseudo_weight_ignore_top', pseudo_weight_ignore_top),
-                           ('pseudo_weight_ignore_bottom', pseudo_weight_ignore_bottom)):
-            if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-                raise ValueError(f'DACS: {name} must be an integer >= 0 (crop rows), got {rows!r}')
-        super().__init__(model, objectives, data_preprocessor, init_cfg)
+    Args:
+        model: the segmentor (student; the teacher is a second copy).
+        teacher: teacher policy (``EMATeacher``: alpha, ramp, buffer averaging).
+        pseudo_labeller: pseudo-label policy (``PseudoLabeller``: threshold, ignored rows, weighting).
+        mix: mixing policy (``ClassMix``).
+        strong_aug: strong augmentation (``StrongAugmentation``: jitter strength / probability, blur).
+        target_crop: target crop policy (``ClassBalancedCrop``) or None (the loaded crop).
+        stages, objectives, prototype_sources, backward: see ``SourceOnly``.
+        predict_on: ``'student'`` (the reference) or ``'teacher'`` for validation during training.
+    """
+
+    DEFAULT_STAGES = (
+        dict(name='source', inputs='source', labels='source_labels'),
+        dict(name='mixed', inputs='mixed', labels='mixed_labels', weights='mixed_weights'),
+    )
+    BRANCHES = ('source', 'target')
+
+    def __init__(self, model: dict, teacher: Optional[dict] = None,
+                 pseudo_labeller: Optional[dict] = None, mix: Optional[dict] = None,
+                 strong_aug: Optional[dict] = None, target_crop: Optional[dict] = None,
+                 stages: Optional[Sequence[dict]] = None, objectives: Sequence[dict] = (),
+                 prototype_sources: Optional[Dict[str, dict]] = None, backward: str = 'stage',
+                 predict_on: str = 'student', data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if predict_on not in PREDICT_ON:
+            raise ValueError(f'DACS: predict_on must be one of {PREDICT_ON}, got {predict_on!r}')
+        super().__init__(model, objectives, stages, prototype_sources, backward, data_preprocessor,
+                         init_cfg)
         self.ema_model = freeze(MODELS.build(model))
-        self.alpha = alpha
-        self.pseudo_threshold = pseudo_threshold
-        self.ignore_top, self.ignore_bottom = pseudo_weight_ignore_top, pseudo_weight_ignore_bottom
-        self.blur = blur
-        self.jitter_strength = color_jitter_strength
-        self.jitter_probability = color_jitter_probability
+        self.teacher_policy = build_part(teacher, 'EMATeacher')
+        self.pseudo_labeller = build_part(pseudo_labeller, 'PseudoLabeller')
+        self.mixer = build_part(mix, 'ClassMix')
+        self.strong_aug = build_part(strong_aug, 'StrongAugmentation')
+        self.target_crop = build_part(target_crop, None)
+        self.predict_on = predict_on
         self.debug_next = False          # set by the visualisation hook for the next iteration
         self.debug_output: Dict[str, torch.Tensor] = {}
 
-    def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One DACS iteration (see the call graph)."""
-        data = self.data_preprocessor(data, True)
-        require_branches(data, ('source', 'target'), type(self).__name__)
-        source, target = data['source'], data['target']
-        optim_wrapper.zero_grad()
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        """Student (or, with ``predict_on='teacher'``, teacher) forward for evaluation."""
+        if mode == 'predict' and self.predict_on == 'teacher':
+            return self.ema_model(inputs, data_samples, mode)
+        return self.model(inputs, data_samples, mode)
+
+    # ------------------------------------------------------------------ teacher
+    def before_stages(self) -> None:
+        """Update the teacher (copy at t = 0, EMA afterwards); its dropout stays off."""
         self.update_teacher()
-        log_vars = self.source_stage(source, optim_wrapper)
-        pl_labels, pl_weights = self.pseudo_label_stage(target['inputs'])
-        mixed = self.mix_stage(source, target['inputs'], pl_labels, pl_weights)
-        log_vars.update(self.mixed_stage(mixed, source['data_samples'], optim_wrapper))
-        self._record_debug(source, target['inputs'], pl_labels, pl_weights, mixed)
-        return self.step_optimizer(optim_wrapper, log_vars)
 
     def update_teacher(self) -> None:
-        """t = 0: teacher <- student; t > 0: EMA with ``min(1 - 1/(t+1), alpha)``."""
-        if self.local_iter == 0:
-            copy_parameters(self.ema_model, self.model)
-        else:
-            ema_update(self.ema_model, self.model, ema_alpha(self.local_iter, self.alpha))
+        """The teacher policy's update for the current iteration, then Dropout / DropPath off."""
+        self.teacher_policy.update(self.ema_model, self.model, self.local_iter)
+        disable_dropout(self.ema_model)
 
     @torch.no_grad()
-    def pseudo_label_stage(self, target_inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Teacher labels and batch-scalar weights (rows masked) at the crop size."""
-        disable_dropout(self.ema_model)
-        hw = target_inputs.shape[2:]
-        metas = [dict(img_shape=tuple(hw), pad_shape=tuple(hw))] * target_inputs.shape[0]
-        logits = self.ema_model.encode_decode(target_inputs, metas)
-        logits = resize(logits, hw, align_corners=self.ema_model.align_corners)
-        labels, weights, _ = pseudo_label_and_weight(logits, self.pseudo_threshold, self.ignore_top,
-                                                     self.ignore_bottom)
-        return labels, weights
+    def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Teacher logits at the input size (train mode, dropout off)."""
+        hw = inputs.shape[2:]
+        metas = [dict(img_shape=tuple(hw), pad_shape=tuple(hw))] * inputs.shape[0]
+        logits = self.ema_model.encode_decode(inputs, metas)
+        return resize(logits, hw, align_corners=self.ema_model.align_corners)
 
-    def mix_stage(self, source: dict, target_inputs: torch.Tensor, pl_labels: torch.Tensor,
-                  pl_weights: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """ClassMix of source into target, then the strong augmentation of the mixed images."""
-        src_labels = torch.stack([s.gt_sem_seg.data[0] for s in source['data_samples']]).long()
-        masks = class_mix_masks(src_labels)
-        images = one_mix(masks, source['inputs'], target_inputs)
-        labels = one_mix(masks[:, 0], src_labels, pl_labels)
-        weights = one_mix(masks[:, 0], torch.ones_like(pl_weights), pl_weights)
-        apply_jitter = random.uniform(0, 1) > self.jitter_probability
-        apply_blur = self.blur and random.uniform(0, 1) > 0.5
+    @torch.no_grad()
+    def teacher_embeddings(self, inputs: torch.Tensor, head: str) -> torch.Tensor:
+        """The teacher's ``head`` output (e.g. projected pixel embeddings) on ``inputs``."""
+        return self.ema_model.head_forward(head, self.ema_model.extract_feat(inputs))
+
+    # ------------------------------------------------------------------ state entries
+    def provide_target_full(self, state: IterationState) -> torch.Tensor:
+        """The target images as loaded (B, 3, H, W)."""
+        return state['batch']['target']['inputs']
+
+    def provide_target_samples(self, state: IterationState) -> list:
+        """The target data samples (metas only: target labels are never used)."""
+        return state['batch']['target']['data_samples']
+
+    def provide_target_pseudo(self, state: IterationState) -> dict:
+        """Clean target (cropped if a crop policy is set), its pseudo-labels and weights."""
+        full = state['target_full']
+        labels, confidence = self.pseudo_labeller.label(self.teacher_logits(full))
+        if self.target_crop is None:
+            return dict(target=full, labels=labels, weights=self.pseudo_labeller.weights(confidence))
+        boxes = self.target_crop.choose_batch(labels)
+        target = self.target_crop.crop(full, boxes)
+        if self.target_crop.regenerate:
+            labels, crop_confidence = self.pseudo_labeller.label(self.teacher_logits(target))
+            weights = self.pseudo_labeller.weights(crop_confidence)
+        else:
+            ratio = (confidence >= self.pseudo_labeller.threshold).float().mean()
+            labels = self.target_crop.crop(labels, boxes)
+            weights = self.pseudo_labeller.weights(self.target_crop.crop(confidence, boxes), ratio)
+        return dict(target=target, labels=labels, weights=weights, boxes=boxes)
+
+    def provide_target(self, state: IterationState) -> torch.Tensor:
+        """The clean target batch the stages train on (B, 3, h, w)."""
+        return state['target_pseudo']['target']
+
+    def provide_pseudo_labels(self, state: IterationState) -> torch.Tensor:
+        """Teacher pseudo-labels of ``target`` (B, h, w) long."""
+        return state['target_pseudo']['labels']
+
+    def provide_pseudo_weights(self, state: IterationState) -> torch.Tensor:
+        """Pixel weights of the pseudo-labels (B, h, w)."""
+        return state['target_pseudo']['weights']
+
+    def provide_aug_switches(self, state: IterationState):
+        """This iteration's (colour jitter, blur) switches, drawn once."""
+        return self.strong_aug.draw_switches()
+
+    def _augment(self, imgs: torch.Tensor, state: IterationState, per_image_sigma: bool,
+                 sigmas: Optional[np.ndarray] = None) -> torch.Tensor:
+        """Strong augmentation of a normalised batch with this iteration's switches."""
         pre = self.data_preprocessor
-        images = strong_transform(images, pre.mean.flatten(), pre.std.flatten(), apply_jitter,
-                                  apply_blur, strength=self.jitter_strength,
-                                  sigmas=self._blur_sigmas(images.shape[0]))
+        return self.strong_aug(imgs, pre.mean.flatten(), pre.std.flatten(), state['aug_switches'],
+                               per_image_sigma=per_image_sigma, sigmas=sigmas)
+
+    def provide_source_strong(self, state: IterationState) -> torch.Tensor:
+        """The source batch strongly augmented (one blur sigma for the batch, as SePiCo)."""
+        return self._augment(state['source'], state, per_image_sigma=False)
+
+    def provide_target_strong(self, state: IterationState) -> torch.Tensor:
+        """The (cropped) target batch strongly augmented (one blur sigma for the batch)."""
+        return self._augment(state['target'], state, per_image_sigma=False)
+
+    def provide_mix(self, state: IterationState) -> dict:
+        """ClassMix of the clean source into the clean target, then strong augmentation per image."""
+        src_labels = state['source_labels']
+        masks = self.mixer.masks(src_labels)
+        images = self.mixer.mix(masks, state['source'], state['target'])
+        labels = self.mixer.mix(masks[:, 0], src_labels, state['pseudo_labels'])
+        weights = self.mixer.mix(masks[:, 0], torch.ones_like(state['pseudo_weights']),
+                                 state['pseudo_weights'])
+        state['aug_switches']                      # drawn before the blur sigmas, as the reference
+        sigmas = np.random.uniform(0.15, 1.15, size=images.shape[0])
+        images = self._augment(images, state, per_image_sigma=True, sigmas=sigmas)
         return dict(inputs=images, labels=labels, weights=weights, masks=masks)
 
-    @staticmethod
-    def _blur_sigmas(batch: int) -> np.ndarray:
-        """Per-image blur sigma ~ U(0.15, 1.15), drawn on the host as the reference does."""
-        return np.random.uniform(0.15, 1.15, size=batch)
+    def provide_mixed(self, state: IterationState) -> torch.Tensor:
+        """Mixed, augmented images."""
+        return state['mix']['inputs']
 
-    def mixed_stage(self, mixed: Dict[str, torch.Tensor], source_samples: list,
-                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """Weighted CE (+ objectives) on the mixed images, then backward."""
-        losses, _ = self.supervised_stage('mixed', mixed['inputs'], source_samples, mixed['labels'],
-                                          mixed['weights'], optim_wrapper)
-        return prefixed(losses, 'mix')
+    def provide_mixed_labels(self, state: IterationState) -> torch.Tensor:
+        """Mixed labels (source ground truth / pseudo-labels)."""
+        return state['mix']['labels']
 
-    def _record_debug(self, source: dict, target_inputs: torch.Tensor, pl_labels: torch.Tensor,
-                      pl_weights: torch.Tensor, mixed: Dict[str, torch.Tensor]) -> None:
+    def provide_mixed_weights(self, state: IterationState) -> torch.Tensor:
+        """Mixed pixel weights (1 on source pixels, pseudo weights on target pixels)."""
+        return state['mix']['weights']
+
+    def provide_mix_masks(self, state: IterationState) -> torch.Tensor:
+        """ClassMix masks (B, 1, H, W)."""
+        return state['mix']['masks']
+
+    # ------------------------------------------------------------------ debug images
+    def after_stages(self, state: IterationState) -> None:
         """Keep this iteration's tensors for the visualisation hook when it asked for them."""
         if not self.debug_next:
             return
         self.debug_next = False
+        if not state.computed('mix'):
+            return
         self.debug_output = dict(
-            source_img=source['inputs'].detach(), target_img=target_inputs.detach(),
-            mixed_img=mixed['inputs'].detach(), pseudo_label=pl_labels, pseudo_weight=pl_weights,
-            source_label=torch.stack([s.gt_sem_seg.data[0] for s in source['data_samples']]),
-            mixed_label=mixed['labels'], mix_mask=mixed['masks'][:, 0])
+            source_img=state['source'].detach(), target_img=state['target'].detach(),
+            mixed_img=state['mixed'].detach(), pseudo_label=state['pseudo_labels'],
+            pseudo_weight=state['pseudo_weights'], source_label=state['source_labels'],
+            mixed_label=state['mixed_labels'], mix_mask=state['mix_masks'][:, 0])

@@ -15,6 +15,8 @@ from typing import Optional
 
 import torch
 
+from mmseg_procl.registry import MODELS
+
 NUM_LABEL_VALUES = 256  # label maps hold train ids 0..254 and the ignore value 255
 
 
@@ -84,3 +86,17 @@ def one_mix(mask: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> t
         mask = mask.to(source.dtype)
         return mask * source + (1 - mask) * target
     return torch.where(mask.bool(), source, target)
+
+
+@MODELS.register_module()
+class ClassMix:
+    """Mixing policy: ClassMix masks from the source labels (built from ``mix=``)."""
+
+    def masks(self, source_labels: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) float masks (1 = take the source pixel)."""
+        return class_mix_masks(source_labels)
+
+    @staticmethod
+    def mix(masks: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``mask * source + (1 - mask) * target`` for images, labels or weights."""
+        return one_mix(masks, source, target)

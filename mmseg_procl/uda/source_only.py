@@ -1,17 +1,24 @@
-"""SourceOnly: supervised training on the source branch of UDA batches (the lower bound of UDA).
+"""SourceOnly: supervised training on the source branch of UDA batches, and the stage machinery of
+every self-training algorithm built on it.
 
-Also the base of the self-training algorithms: it owns the student segmentor (state-dict prefix
-``model.``, as in the DAFormer family, docs/checkpoints.md §2), the objectives and the stage machinery;
-validation and testing run the student.
+It owns the student segmentor (state-dict prefix ``model.``, as in the DAFormer family,
+docs/checkpoints.md §2), the objectives and the named prototype sources, and runs an iteration as an
+ordered list of stages (:mod:`mmseg_procl.uda.stages`) over a per-iteration state
+(:mod:`mmseg_procl.uda.iteration_state`).  Its own state entries are the source images and
+labels; subclasses (DACS) add the teacher's outputs, pseudo-labels, mixed images and augmented views.
+Validation and testing run the student.
 
 Call graph::
 
     train_step -> data_preprocessor (source / target branches)
-               -> source_stage -> supervised_stage (features, CE, objectives, backward)
-               -> step_optimizer
+               -> iteration_state  (providers: provide_<entry> methods)
+               -> update_prototype_sources('iteration_start')
+               -> run_stage per stage (state entries -> segmentor.train_forward -> objectives ->
+                  backward per stage, or once per iteration)
+               -> step_optimizer (gradient averaging across ranks, step, iteration counter)
     val_step / test_step -> forward(mode='predict') -> student.predict
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -22,7 +29,12 @@ from torch import nn
 
 from mmseg_procl.registry import MODELS
 from mmseg_procl.structures import SegDataSample
+from .iteration_state import IterationState
 from .stage_context import StageContext
+from .stages import Stage, build_stages, check_objectives
+
+BACKWARD_MODES = ('stage', 'iteration')
+UPDATE_POINTS = ('iteration_start', )
 
 
 def prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
@@ -51,19 +63,48 @@ def require_branches(data: dict, branches: Sequence[str], algorithm: str) -> Non
                        "train_dataloader.dataset=dict(type='UDADataset', source=..., target=...)")
 
 
+def stack_labels(samples: Sequence) -> torch.Tensor:
+    """(B, H, W) long ground truth of packed data samples."""
+    return torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+
+
 @MODELS.register_module()
 class SourceOnly(BaseModel):
-    """Train the student on source images only; evaluate the student."""
+    """Train the student on source images only; evaluate the student.
+
+    Args:
+        model: the student segmentor config.
+        objectives: objective configs (each names the stages it acts in).
+        stages: stage configs (default: one ``source`` stage on clean source images).
+        prototype_sources: ``{name: config}`` of stateful prototype sources objectives refer to by
+            name (their state lives in buffers: ``--resume`` continues it exactly).
+        backward: ``'stage'`` (one backward per stage, the reference) or ``'iteration'`` (one
+            backward of the sum, for objectives that span stages).
+    """
+
+    DEFAULT_STAGES: Tuple[dict, ...] = (dict(name='source', inputs='source', labels='source_labels'),)
+    BRANCHES: Tuple[str, ...] = ('source', )
 
     def __init__(self, model: dict, objectives: Sequence[dict] = (),
+                 stages: Optional[Sequence[dict]] = None,
+                 prototype_sources: Optional[Dict[str, dict]] = None, backward: str = 'stage',
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None or data_preprocessor.get('type') != 'UDADataPreProcessor':
             # the Runner may inject the top-level `data_preprocessor` of a model base config
             data_preprocessor = dict(type='UDADataPreProcessor',
                                      data_preprocessor=data_preprocessor or model.get('data_preprocessor'))
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if backward not in BACKWARD_MODES:
+            raise ValueError(f'{type(self).__name__}: backward must be one of {BACKWARD_MODES}, got '
+                             f'{backward!r}')
+        self.backward_mode = backward
         self.model = MODELS.build(model)
+        self.prototype_sources = nn.ModuleDict(
+            {name: MODELS.build(cfg) for name, cfg in (prototype_sources or {}).items()})
         self.objectives = nn.ModuleList(self._build_objective(o, model) for o in objectives)
+        self.stages: List[Stage] = build_stages(stages or self.DEFAULT_STAGES, self.state_entries())
+        check_objectives(self.stages, self.objectives)
+        self._check_prototype_sources()
         self.local_iter = 0
         # tensor mirror of local_iter: saved with the weights (exact resume) without a host read
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
@@ -76,6 +117,19 @@ class SourceOnly(BaseModel):
             cfg.setdefault('backbone', model['backbone'])
         return MODELS.build(cfg)
 
+    def _check_prototype_sources(self) -> None:
+        """Every source an objective names exists; every source's update point is known."""
+        for objective in self.objectives:
+            for name in objective.prototype_source_names:
+                if name not in self.prototype_sources:
+                    raise ValueError(f'{type(objective).__name__} reads the prototype source {name!r}, '
+                                     f'but the algorithm has {sorted(self.prototype_sources)}')
+        for name, source in self.prototype_sources.items():
+            if getattr(source, 'update_at', 'iteration_start') not in UPDATE_POINTS:
+                raise ValueError(f'prototype source {name!r}: update_at={source.update_at!r}; '
+                                 f'expected one of {UPDATE_POINTS}')
+
+    # ------------------------------------------------------------------ iteration counter
     def set_iteration(self, iteration: int) -> None:
         """Set the iteration counter (and its saved tensor mirror)."""
         self.local_iter = int(iteration)
@@ -92,14 +146,107 @@ class SourceOnly(BaseModel):
         """Student forward (``predict`` for evaluation)."""
         return self.model(inputs, data_samples, mode)
 
+    # ------------------------------------------------------------------ iteration state
+    @classmethod
+    def state_entries(cls) -> List[str]:
+        """Names of the per-iteration state entries this algorithm provides (``provide_<name>``)."""
+        return sorted(name[len('provide_'):] for name in dir(cls) if name.startswith('provide_'))
+
+    def iteration_state(self, data: dict) -> IterationState:
+        """A fresh state over one preprocessed batch."""
+        providers = {name: getattr(self, f'provide_{name}') for name in self.state_entries()}
+        return IterationState(providers, dict(batch=data))
+
+    def provide_source(self, state: IterationState) -> torch.Tensor:
+        """Clean source images (B, 3, H, W)."""
+        return state['batch']['source']['inputs']
+
+    def provide_source_samples(self, state: IterationState) -> list:
+        """The source data samples (metas, ground truth)."""
+        return state['batch']['source']['data_samples']
+
+    def provide_source_labels(self, state: IterationState) -> torch.Tensor:
+        """Source ground truth (B, H, W) long."""
+        return stack_labels(state['source_samples'])
+
+    # ------------------------------------------------------------------ training step
     def train_step(self, data: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One iteration: source stage, optimizer step."""
+        """One iteration: the stages in order, then the optimizer step."""
         data = self.data_preprocessor(data, True)
-        require_branches(data, ('source', ), type(self).__name__)
+        require_branches(data, self.BRANCHES, type(self).__name__)
         optim_wrapper.zero_grad()
-        log_vars = self.source_stage(data['source'], optim_wrapper)
+        self.before_stages()
+        state = self.iteration_state(data)
+        self.update_prototype_sources(state, 'iteration_start')
+        log_vars: Dict[str, torch.Tensor] = {}
+        pending: List[torch.Tensor] = []
+        for stage in self.stages:
+            stage_vars, loss = self.run_stage(stage, state, optim_wrapper)
+            log_vars.update(stage_vars)
+            if loss is not None:
+                pending.append(loss)
+        if pending and self.backward_mode == 'iteration':
+            optim_wrapper.backward(sum(pending))
+        self.after_stages(state)
         return self.step_optimizer(optim_wrapper, log_vars)
 
+    def before_stages(self) -> None:
+        """Hook for subclasses (DACS: the teacher update)."""
+
+    def after_stages(self, state: IterationState) -> None:
+        """Hook for subclasses (DACS: debug images)."""
+
+    def update_prototype_sources(self, state: IterationState, point: str) -> None:
+        """Update the prototype sources whose ``update_at`` is ``point``."""
+        for source in self.prototype_sources.values():
+            if getattr(source, 'update_at', 'iteration_start') == point:
+                source.update(state, self)
+
+    def run_stage(self, stage: Stage, state: IterationState, optim_wrapper: OptimWrapper
+                  ) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor]]:
+        """Forward, losses and objectives of one stage; its backward (per-stage mode).
+
+        Returns the stage's log variables and, in per-iteration backward mode, its loss.  A stage
+        with no loss head and no active objective is skipped (nothing is computed).
+        """
+        active = [o for o in self.objectives if o.acts_in(stage.name, self.local_iter)]
+        if not stage.loss_heads and not active:
+            return {}, None
+        inputs, labels, weights = self.stage_data(stage, state)
+        metas = [s.metainfo for s in state[f'{stage.metas}_samples']]
+        samples = labelled_samples(labels, weights, metas)
+        with optim_wrapper.optim_context(self):
+            losses, outputs = self.model.train_forward(inputs, samples, stage.loss_heads)
+            ctx = StageContext(stage.name, inputs, samples, outputs.pop('feats'), outputs.pop('logits', None),
+                               labels, weights, self.local_iter, outputs, self.model, state,
+                               self.prototype_sources)
+            for objective in active:
+                self._add_losses(losses, objective(ctx), stage, objective)
+        loss, log_vars = self.parse_losses(losses)
+        if self.backward_mode == 'stage':
+            optim_wrapper.backward(loss)
+            return prefixed({k: v.detach() for k, v in log_vars.items()}, stage.log_prefix), None
+        return prefixed({k: v.detach() for k, v in log_vars.items()}, stage.log_prefix), loss
+
+    def stage_data(self, stage: Stage, state: IterationState
+                   ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """(inputs, labels, weights) of a stage from the state (weight-0 pixels ignored if asked)."""
+        inputs, labels = state[stage.inputs], state[stage.labels]
+        weights = state[stage.weights] if stage.weights else None
+        if stage.ignore_unweighted:
+            labels = torch.where(weights == 0, torch.full_like(labels, 255), labels)
+        return inputs, labels, weights
+
+    @staticmethod
+    def _add_losses(losses: Dict[str, Any], new: Dict[str, Any], stage: Stage, objective) -> None:
+        """Merge an objective's losses; a key collision is an error, never a silent overwrite."""
+        clash = set(losses) & set(new)
+        if clash:
+            raise KeyError(f"stage '{stage.name}': {type(objective).__name__} returned the loss keys "
+                           f'{sorted(clash)} that the stage already has')
+        losses.update(new)
+
+    # ------------------------------------------------------------------ optimizer step
     def sync_gradients(self) -> None:
         """Average the gradients of all ranks (multi-process training with ``UDADataParallel``)."""
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
@@ -118,30 +265,3 @@ class SourceOnly(BaseModel):
         optim_wrapper.zero_grad()
         self.set_iteration(self.local_iter + 1)
         return log_vars
-
-    def source_stage(self, batch: dict, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """Supervised CE (+ objectives) on clean source images, then backward."""
-        labels = torch.stack([s.gt_sem_seg.data[0] for s in batch['data_samples']]).long()
-        losses, _ = self.supervised_stage('source', batch['inputs'], batch['data_samples'], labels,
-                                          None, optim_wrapper)
-        return prefixed(losses, 'src')
-
-    def supervised_stage(self, stage: str, inputs: torch.Tensor, data_samples: list,
-                         labels: torch.Tensor, weights: Optional[torch.Tensor],
-                         optim_wrapper: OptimWrapper, extras: Optional[dict] = None
-                         ) -> Tuple[Dict[str, torch.Tensor], StageContext]:
-        """Student forward, decode / auxiliary losses and objectives of ``stage``; one backward."""
-        samples = labelled_samples(labels, weights, [s.metainfo for s in data_samples])
-        with optim_wrapper.optim_context(self):
-            feats, model_extras = self.model.extract_feat_with_extras(inputs)
-            logits = self.model.decode_head.forward(feats)
-            losses = prefixed(self.model.decode_head.loss_by_feat(logits, samples), 'decode')
-            losses.update(self.model.auxiliary_losses(feats, samples))
-            ctx = StageContext(stage, inputs, samples, feats, logits, labels, weights,
-                               self.local_iter, {**model_extras, **(extras or {})}, self.model)
-            for objective in self.objectives:
-                if objective.acts_in(stage):
-                    losses.update(objective(ctx))
-        loss, log_vars = self.parse_losses(losses)
-        optim_wrapper.backward(loss)
-        return {k: v.detach() for k, v in log_vars.items()}, ctx

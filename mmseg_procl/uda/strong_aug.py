@@ -14,11 +14,14 @@ Random parameters are drawn on the host (a CPU ``torch.Generator`` or the refere
 device work never reads device values back, so nothing here synchronises with the accelerator.
 """
 import math
+import random
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mmseg_procl.registry import MODELS
 
 Factor = Union[float, torch.Tensor]
 
@@ -305,3 +308,41 @@ def strong_transform(imgs: torch.Tensor, mean: Union[torch.Tensor, Sequence[floa
         sigma_list = [float(v) for v in _host_values(sigmas, 'sigmas', batch)]
         imgs = gaussian_blur(imgs, sigma_list, (blur_kernel_size(height), blur_kernel_size(width)))
     return imgs
+
+
+@MODELS.register_module()
+class StrongAugmentation:
+    """DACS strong augmentation as a policy part (built from ``strong_aug=``).
+
+    Per iteration the two switches are drawn once on the host (``random``, as the reference):
+    colour jitter when ``U(0,1) > color_jitter_probability``, blur (if ``blur``) when ``U(0,1) > 0.5``.
+    ``__call__`` applies them to a batch with per-image jitter factors and blur sigmas
+    (``per_image_sigma=True``, the per-image loop of the mixed images) or one sigma for the batch
+    (``False``, the batch call SePiCo makes on whole source / target batches).
+    """
+
+    def __init__(self, color_jitter_strength: float = 0.2, color_jitter_probability: float = 0.2,
+                 blur: bool = True) -> None:
+        if isinstance(color_jitter_probability, bool) or not 0 <= color_jitter_probability <= 1:
+            raise ValueError(f'StrongAugmentation: color_jitter_probability must be in [0, 1], got '
+                             f'{color_jitter_probability!r}')
+        self.strength, self.probability, self.blur = color_jitter_strength, color_jitter_probability, blur
+
+    def draw_switches(self) -> Tuple[bool, bool]:
+        """(apply_jitter, apply_blur) of one iteration."""
+        apply_jitter = random.uniform(0, 1) > self.probability
+        apply_blur = self.blur and random.uniform(0, 1) > 0.5
+        return apply_jitter, apply_blur
+
+    def __call__(self, imgs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                 switches: Tuple[bool, bool], per_image_sigma: bool = True,
+                 sigmas: Optional[np.ndarray] = None) -> torch.Tensor:
+        """The strongly augmented (B, 3, H, W) batch; sigmas are drawn (numpy) only if blur applies."""
+        apply_jitter, apply_blur = switches
+        if apply_blur and sigmas is None:
+            count = imgs.shape[0] if per_image_sigma else 1
+            sigmas = np.random.uniform(*BLUR_SIGMA_RANGE, size=count)
+            if not per_image_sigma:
+                sigmas = np.repeat(sigmas, imgs.shape[0])
+        return strong_transform(imgs, mean, std, apply_jitter, apply_blur, strength=self.strength,
+                                sigmas=sigmas)

@@ -13,6 +13,8 @@ import torch
 from timm.layers import DropPath
 from torch import nn
 
+from mmseg_procl.registry import MODELS
+
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, DropPath)
 
 
@@ -58,3 +60,42 @@ def disable_dropout(module: nn.Module) -> None:
     """Put Dropout and DropPath in eval mode; everything else keeps its mode (BN stays in train)."""
     for m in dropout_modules(module):
         m.eval()
+
+
+@MODELS.register_module()
+class EMATeacher:
+    """Teacher policy: how the teacher follows the student (registered, built from ``teacher=``).
+
+    ``alpha``: the EMA weight; ``ramp=True`` uses ``min(1 - 1 / (t + 1), alpha)`` (DACS / DAFormer),
+    ``False`` a constant ``alpha`` from the first update on; at ``t = 0`` the teacher's parameters are
+    copied from the student either way.  ``average_buffers=False`` keeps the teacher's own BatchNorm
+    buffers (the DAFormer family); ``True`` averages floating-point buffers with the same weight and
+    copies the others (WDASS' ``--bn_buffer``).
+    """
+
+    def __init__(self, alpha: float = 0.99, ramp: bool = True, average_buffers: bool = False) -> None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+            raise ValueError(f'EMATeacher: alpha must be a number in [0, 1], got {alpha!r}')
+        self.alpha, self.ramp, self.average_buffers = alpha, ramp, average_buffers
+
+    def weight(self, iteration: int) -> float:
+        """The averaging weight of iteration ``iteration`` (> 0)."""
+        return ema_alpha(iteration, self.alpha) if self.ramp else self.alpha
+
+    @torch.no_grad()
+    def update(self, teacher: nn.Module, student: nn.Module, iteration: int) -> None:
+        """t = 0: copy the student's parameters (and buffers if averaged); t > 0: EMA."""
+        if iteration == 0:
+            copy_parameters(teacher, student)
+            if self.average_buffers:
+                for t, s in zip(teacher.buffers(), student.buffers()):
+                    t.copy_(s)
+            return
+        alpha = self.weight(iteration)
+        ema_update(teacher, student, alpha)
+        if self.average_buffers:
+            for t, s in zip(teacher.buffers(), student.buffers()):
+                if t.is_floating_point():
+                    t.mul_(alpha).add_(s, alpha=1.0 - alpha)
+                else:
+                    t.copy_(s)

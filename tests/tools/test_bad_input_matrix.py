@@ -353,8 +353,8 @@ def case_values_and_specs(tmp_path, trained):
     assert not glob.glob(str(tmp_path / 'w' / '*.py'))        # nothing dumped for a refused run
     from mmseg_procl.uda import DACS
     cfg = Config.fromfile(os.path.join(FIXTURES, 'tiny_dacs.py'))
-    with pytest.raises(ValueError, match=r'DACS: alpha must be a number in \[0, 1\], got 2'):
-        DACS(model=cfg.model, alpha=2)
+    with pytest.raises(ValueError, match=r'EMATeacher: alpha must be a number in \[0, 1\], got 2'):
+        DACS(model=cfg.model, teacher=dict(alpha=2))
 
 
 def case_refused_resume_keeps_config(tmp_path, trained):

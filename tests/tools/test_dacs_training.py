@@ -84,7 +84,7 @@ def test_teacher_is_not_reinitialised_after_resume():
     dacs.load_state_dict(dict(dacs.state_dict(), iteration=torch.tensor(3)))   # as after iter_3
     assert dacs.local_iter == 3
     dacs.update_teacher()
-    alpha = min(1 - 1 / 4, cfg.model.alpha)
+    alpha = min(1 - 1 / 4, cfg.model.teacher.alpha)
     for t, s in zip(dacs.ema_model.parameters(), dacs.model.parameters()):
         torch.testing.assert_close(t, (1 - alpha) * s)
     dacs.set_iteration(0)

@@ -58,9 +58,8 @@ def test_one_step_keeps_clip_and_trains_context(setup):
 def stage_ctx_grad(algo, batch, wrapper, objectives):
     algo.objectives = nn.ModuleList(objectives)
     algo.zero_grad()
-    data = algo.data_preprocessor(batch, True)['source']
-    labels = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']]).long()
-    algo.supervised_stage('source', data['inputs'], data['data_samples'], labels, None, wrapper)
+    state = algo.iteration_state(algo.data_preprocessor(batch, True))
+    algo.run_stage(algo.stages[0], state, wrapper)            # the source stage, with its backward
     grad = algo.model.prompt_learner.ctx.grad
     return None if grad is None else grad.clone()
 

@@ -5,9 +5,8 @@
 # The alignment loss on mixed images takes no pseudo-label weights (the reference never passes them).
 _base_ = ['dacs.py']
 uda = dict(
-    alpha=0.999,
-    pseudo_weight_ignore_top=15,
-    pseudo_weight_ignore_bottom=120,
+    teacher=dict(alpha=0.999),
+    pseudo_labeller=dict(ignore_top=15, ignore_bottom=120),
     objectives=[
         dict(type='PrototypeContrast',
              prototypes=dict(type='CLIPTextPrototypes'),

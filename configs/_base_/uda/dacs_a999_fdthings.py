@@ -2,9 +2,8 @@
 # alpha 0.999, pseudo-label crop rows 15 / 120, ImageNet feature distance on the thing classes.
 _base_ = ['dacs.py']
 uda = dict(
-    alpha=0.999,
-    pseudo_weight_ignore_top=15,
-    pseudo_weight_ignore_bottom=120,
+    teacher=dict(alpha=0.999),
+    pseudo_labeller=dict(ignore_top=15, ignore_bottom=120),
     objectives=[
         dict(type='ImageNetFeatureDistance',
              lambda_fd=0.005,                                  # lambda_FD

@@ -122,10 +122,35 @@ class EncoderDecoder(BaseModel):
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
         """Decode-head (``decode.*``) and auxiliary-head (``aux[_i].*``) losses."""
-        feats = self.extract_feat(inputs)
-        losses = add_prefix(self.decode_head.loss(feats, data_samples, self.train_cfg), 'decode')
-        losses.update(self.auxiliary_losses(feats, data_samples))
-        return losses
+        return self.train_forward(inputs, data_samples)[0]
+
+    def train_forward(self, inputs: torch.Tensor, data_samples: List,
+                      loss_heads: Sequence[str] = ('decode_head', 'auxiliary_head')
+                      ) -> Tuple[Dict[str, torch.Tensor], Dict[str, object]]:
+        """The training path of one batch: losses of ``loss_heads`` and the outputs objectives read.
+
+        ``data_samples`` carry ``gt_sem_seg`` (and optionally ``seg_weight``).  Returns
+        ``(losses, outputs)``: ``decode.*`` losses when ``decode_head`` is listed, the losses of
+        auxiliary heads that define one when ``auxiliary_head`` is listed; ``outputs`` holds
+        ``feats`` (backbone maps), ``logits`` (decode head, when computed) and the segmentor's
+        extras (``extract_feat_with_extras``).  Self-training algorithms call only this (and
+        ``head_forward`` / ``encode_decode``): a segmentor with its own training path (e.g. several
+        resolutions) overrides it.
+        """
+        feats, extras = self.extract_feat_with_extras(inputs)
+        outputs: Dict[str, object] = dict(extras, feats=feats)
+        losses: Dict[str, torch.Tensor] = {}
+        if 'decode_head' in loss_heads:
+            logits = self.decode_head.forward(feats)
+            losses.update(add_prefix(self.decode_head.loss_by_feat(logits, data_samples), 'decode'))
+            outputs['logits'] = logits
+        if 'auxiliary_head' in loss_heads:
+            losses.update(self.auxiliary_losses(feats, data_samples))
+        return losses, outputs
+
+    def head_forward(self, head: str, feats: Sequence[torch.Tensor]):
+        """Output of the head ``head`` (e.g. ``auxiliary_head``: pixel embeddings) on backbone maps."""
+        return self.get_submodule(head)(feats)
 
     def auxiliary_losses(self, feats: List[torch.Tensor], data_samples: List) -> Dict:
         """Losses of auxiliary heads that define ``loss`` (embedding heads do not)."""

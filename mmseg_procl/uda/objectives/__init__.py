@@ -4,6 +4,7 @@ from .clip_feature_distillation import CLIPFeatureDistillation
 from .feature_distance import ImageNetFeatureDistance, downscale_label_ratio
 from .prompt_learning import PromptLearning
 from .prototype_contrast import PrototypeContrast
+from .semantic_contrast import SemanticContrast
 
 __all__ = ['BaseObjective', 'ImageNetFeatureDistance', 'downscale_label_ratio', 'PrototypeContrast',
-           'PromptLearning', 'CLIPFeatureDistillation']
+           'PromptLearning', 'CLIPFeatureDistillation', 'SemanticContrast']

@@ -48,8 +48,8 @@ class CLIPFeatureDistillation(BaseObjective):
                  feature_index: int = -1, distance: str = 'cosine', loss_weight: float = 1.0,
                  classes: Optional[Sequence[int]] = None, scale_min_ratio: float = 0.75,
                  num_classes: int = 19, ignore_index: int = 255,
-                 stages: Sequence[str] = ('source',)) -> None:
-        super().__init__(stages)
+                 stages: Sequence[str] = ('source',), start_iter: int = 0) -> None:
+        super().__init__(stages, start_iter)
         if distance not in DISTANCES:
             raise ValueError(f'CLIPFeatureDistillation: distance must be one of {DISTANCES}, '
                              f'got {distance!r}')
@@ -61,6 +61,11 @@ class CLIPFeatureDistillation(BaseObjective):
         self.register_buffer('classes', torch.tensor(list(classes or ()), dtype=torch.long), False)
         self.scale_min_ratio, self.num_classes = scale_min_ratio, num_classes
         self.ignore_index = ignore_index
+
+    @property
+    def loss_names(self):
+        """``('loss_clip_feat_dist',)``."""
+        return ('loss_clip_feat_dist',)
 
     def init_weights(self) -> None:
         """Default init of ``proj``, CLIP weights into the tower."""

@@ -50,13 +50,18 @@ class ImageNetFeatureDistance(BaseObjective):
     def __init__(self, backbone: dict, lambda_fd: float = 0.005,
                  classes: Sequence[int] = THING_CLASSES, scale_min_ratio: float = 0.75,
                  num_classes: int = 19, ignore_index: int = 255,
-                 stages: Sequence[str] = ('source',)) -> None:
-        super().__init__(stages)
+                 stages: Sequence[str] = ('source',), start_iter: int = 0) -> None:
+        super().__init__(stages, start_iter)
         self.imnet_backbone = freeze(MODELS.build(backbone)).eval()
         self.lambda_fd = lambda_fd
         self.register_buffer('classes', torch.tensor(list(classes), dtype=torch.long), False)
         self.scale_min_ratio = scale_min_ratio
         self.num_classes, self.ignore_index = num_classes, ignore_index
+
+    @property
+    def loss_names(self):
+        """``('loss_imnet_feat_dist',)``."""
+        return ('loss_imnet_feat_dist',)
 
     def train(self, mode: bool = True) -> 'ImageNetFeatureDistance':
         """Keep the ImageNet backbone in eval mode whatever the runner asks."""

@@ -27,10 +27,16 @@ class PromptLearning(BaseObjective):
     """Cross entropy of dense CLIP image-text logits; its gradient reaches only the prompt context."""
 
     def __init__(self, loss_weight: float = 0.5, ignore_index: int = 255,
-                 align_corners: bool = True, stages: Sequence[str] = ('source', 'mixed')) -> None:
-        super().__init__(stages)
+                 align_corners: bool = True, stages: Sequence[str] = ('source', 'mixed'),
+                 start_iter: int = 0) -> None:
+        super().__init__(stages, start_iter)
         self.loss_weight, self.ignore_index = loss_weight, ignore_index
         self.align_corners = align_corners
+
+    @property
+    def loss_names(self):
+        """``('loss_prompt',)``."""
+        return ('loss_prompt',)
 
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """``{'loss_prompt': loss_weight * CE(dense CLIP logits, labels)}``."""

@@ -11,7 +11,7 @@ config entry, so SePiCo's / ProCA's class-mean prototypes plug in the same way. 
 CLIP-ProCL: tau = 1.0, r = 0.75, stages source and mixed, **no** pseudo-label weights on mixed
 images (``use_weights=False``; the reference never passes them, docs/methods.md §3 item 1).
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -27,23 +27,41 @@ from .feature_distance import downscale_label_ratio
 class PrototypeContrast(BaseObjective):
     """Cross entropy of embedding-prototype similarities over the stage's (pseudo-)labels."""
 
-    def __init__(self, prototypes: dict, temperature: float = 1.0, scale_min_ratio: float = 0.75,
-                 loss_weight: float = 1.0, num_classes: int = 19, ignore_index: int = 255,
-                 embedding_head: str = 'auxiliary_head', use_weights: bool = False,
-                 loss_name: str = 'loss_align', stages: Sequence[str] = ('source', 'mixed')) -> None:
-        super().__init__(stages)
+    def __init__(self, prototypes: Union[str, dict], temperature: float = 1.0,
+                 scale_min_ratio: float = 0.75, loss_weight: float = 1.0, num_classes: int = 19,
+                 ignore_index: int = 255, embedding_head: str = 'auxiliary_head',
+                 use_weights: bool = False, loss_name: str = 'loss_align',
+                 stages: Sequence[str] = ('source', 'mixed'), start_iter: int = 0) -> None:
+        super().__init__(stages, start_iter)
         if not loss_name.startswith('loss_'):
             raise ValueError(f"PrototypeContrast: loss_name must start with 'loss_', got {loss_name!r}")
-        self.prototypes = MODELS.build(prototypes)
+        # a stateless source built here (CLIP text embeddings) or the name of one the algorithm owns
+        self.source_name = prototypes if isinstance(prototypes, str) else None
+        self.prototypes = None if self.source_name else MODELS.build(prototypes)
         self.temperature, self.scale_min_ratio = temperature, scale_min_ratio
         self.loss_weight, self.loss_name = loss_weight, loss_name
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.embedding_head, self.use_weights = embedding_head, use_weights
 
+    @property
+    def loss_names(self):
+        """``(loss_name,)``."""
+        return (self.loss_name,)
+
+    @property
+    def prototype_source_names(self):
+        """The algorithm's prototype source read by name, if any."""
+        return (self.source_name,) if self.source_name else ()
+
+    def class_prototypes(self, ctx: StageContext) -> torch.Tensor:
+        """(C, D) prototypes without gradient: the inline source's, or the named source's means."""
+        if self.prototypes is not None:
+            return self.prototypes(ctx)
+        return ctx.prototype_source(self.source_name).prototypes().detach()
+
     def embeddings(self, ctx: StageContext) -> torch.Tensor:
         """The embedding head's output for the stage's features (computed once per stage)."""
-        head = ctx.model.get_submodule(self.embedding_head)
-        return ctx.cached(f'embeddings:{self.embedding_head}', lambda: head(ctx.feats))
+        return ctx.head_output(self.embedding_head)
 
     def small_labels(self, ctx: StageContext, size) -> torch.Tensor:
         """Labels down-scaled by majority vote to the embedding resolution."""
@@ -61,6 +79,6 @@ class PrototypeContrast(BaseObjective):
         """``{loss_name: loss_weight * prototype cross entropy}``."""
         emb = self.embeddings(ctx)
         labels = self.small_labels(ctx, emb.shape[2:])
-        loss = prototype_cross_entropy(emb, labels, self.prototypes(ctx), self.temperature,
+        loss = prototype_cross_entropy(emb, labels, self.class_prototypes(ctx), self.temperature,
                                        self.ignore_index, self.small_weights(ctx, emb.shape[2:]))
         return {self.loss_name: self.loss_weight * loss}
