@@ -37,7 +37,6 @@ Call graph::
 """
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 import torch
 
 from mmseg_procl.models.utils import resize
@@ -172,12 +171,11 @@ class DACS(SourceOnly):
         """This iteration's (colour jitter, blur) switches, drawn once."""
         return self.strong_aug.draw_switches()
 
-    def _augment(self, imgs: torch.Tensor, state: IterationState, per_image_sigma: bool,
-                 sigmas: Optional[np.ndarray] = None) -> torch.Tensor:
+    def _augment(self, imgs: torch.Tensor, state: IterationState, per_image_sigma: bool) -> torch.Tensor:
         """Strong augmentation of a normalised batch with this iteration's switches."""
         pre = self.data_preprocessor
         return self.strong_aug(imgs, pre.mean.flatten(), pre.std.flatten(), state['aug_switches'],
-                               per_image_sigma=per_image_sigma, sigmas=sigmas)
+                               per_image_sigma=per_image_sigma)
 
     def provide_source_strong(self, state: IterationState) -> torch.Tensor:
         """The source batch strongly augmented (one blur sigma for the batch, as SePiCo)."""
@@ -195,9 +193,7 @@ class DACS(SourceOnly):
         labels = self.mixer.mix(masks[:, 0], src_labels, state['pseudo_labels'])
         weights = self.mixer.mix(masks[:, 0], torch.ones_like(state['pseudo_weights']),
                                  state['pseudo_weights'])
-        state['aug_switches']                      # drawn before the blur sigmas, as the reference
-        sigmas = np.random.uniform(0.15, 1.15, size=images.shape[0])
-        images = self._augment(images, state, per_image_sigma=True, sigmas=sigmas)
+        images = self._augment(images, state, per_image_sigma=True)   # sigmas drawn only if blurred
         return dict(inputs=images, labels=labels, weights=weights, masks=masks)
 
     def provide_mixed(self, state: IterationState) -> torch.Tensor:

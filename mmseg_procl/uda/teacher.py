@@ -15,7 +15,9 @@ from torch import nn
 
 from mmseg_procl.registry import MODELS
 
-DROPOUT_TYPES = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, DropPath)
+# nn.MultiheadAttention's mode only switches its attention dropout (a functional argument)
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, DropPath,
+                 nn.MultiheadAttention)
 
 
 def ema_alpha(iteration: int, alpha: float) -> float:
@@ -57,7 +59,9 @@ def dropout_modules(module: nn.Module) -> Iterable[nn.Module]:
 
 
 def disable_dropout(module: nn.Module) -> None:
-    """Put Dropout and DropPath in eval mode; everything else keeps its mode (BN stays in train)."""
+    """Put Dropout, DropPath and attention dropout in eval mode; everything else keeps its mode (BN
+    stays in train).  Attention written with a functional dropout argument reads the mode of a
+    Dropout module (MiT) or is an ``nn.MultiheadAttention`` (CLIP's text tower)."""
     for m in dropout_modules(module):
         m.eval()
 

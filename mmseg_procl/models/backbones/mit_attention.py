@@ -6,7 +6,8 @@ github.com/lhoyer/DAFormer): queries come from every token; keys and values come
 downsampled by an ``sr x sr`` stride-``sr`` convolution followed by LayerNorm (default eps 1e-5, as
 the original) when ``sr_ratio > 1``.  ``softmax(q k^T * scale) v`` is evaluated with
 ``F.scaled_dot_product_attention`` (same maths, memory-efficient kernels on GPU); dropout on the
-attention probabilities is applied only in training mode, as ``nn.Dropout`` in the original.
+attention probabilities follows the mode of the ``attn_drop`` Dropout module (as the original's
+``nn.Dropout``), so that an EMA teacher that switches its Dropout modules off runs without it.
 Parameter names ``q``, ``kv``, ``proj``, ``sr``, ``norm`` match the released ``mit_b*.pth`` files.
 """
 from typing import Optional, Tuple
@@ -29,7 +30,7 @@ class EfficientSelfAttention(nn.Module):
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = qk_scale or self.head_dim ** -0.5
-        self.attn_drop_prob = attn_drop
+        self.attn_drop = nn.Dropout(attn_drop)       # its p and mode drive the fused kernel's dropout
         self.sr_ratio = sr_ratio
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
         self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
@@ -53,7 +54,7 @@ class EfficientSelfAttention(nn.Module):
         q = self.q(x).reshape(b, n, self.num_heads, self.head_dim).transpose(1, 2)
         kv = self.kv(self.reduced_tokens(x, hw))
         k, v = kv.reshape(b, -1, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        drop = self.attn_drop_prob if self.training else 0.0
+        drop = self.attn_drop.p if self.attn_drop.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, scale=self.scale)
         out = out.transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out))
