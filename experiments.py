@@ -8,12 +8,20 @@ three seeds (0, 1, 2), hence the seed sweeps.
 from typing import Callable, Dict, List, Tuple
 
 SEEDS = (0, 1, 2)
+CROSS_CONFIG = 'configs/cross/sepico-distcl+clip-procl_dlv2red-r101_1xb2-40k_gta2cs-640x640.py'
 
 
 def seed_sweep(name: str, config: str, seeds=SEEDS) -> List[Dict]:
     """One run of ``config`` per seed."""
     return [dict(name=f'{name}_s{s}', config=config, cfg_options={'randomness.seed': s})
             for s in seeds]
+
+
+def sepico_runs(segmentor: str, benchmark: str) -> List[Dict]:
+    """The three SePiCo variants of one segmentor and benchmark, each with its config's seed."""
+    return [dict(name=f'sepico-{v}_{segmentor}_{benchmark}', cfg_options={},
+                 config=f'configs/sepico/sepico-{v}_{segmentor}_1xb2-40k_{benchmark}-640x640.py')
+            for v in ('distcl', 'bankcl', 'protocl')]
 
 
 EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
@@ -32,6 +40,18 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
         lambda: seed_sweep('dacs_synthetic', 'configs/demo/dacs_synthetic.py')),
     6: ('CLIP-ProCL demo on the synthetic driving scenes, 3 seeds (compare with experiments 1, 5)',
         lambda: seed_sweep('clip_procl_synthetic', 'configs/demo/clip_procl_synthetic.py')),
+    7: ('SePiCo DistCL demo on the synthetic driving scenes, 3 seeds (compare with experiments 5, 6)',
+        lambda: seed_sweep('sepico_synthetic', 'configs/demo/sepico_synthetic.py')),
+    8: ('SePiCo DistCL / BankCL / ProtoCL, DeepLab-v2 R101, GTA5 -> Cityscapes (SePiCo ids 1-3, seed 76)',
+        lambda: sepico_runs('dlv2-r101', 'gta2cs')),
+    9: ('SePiCo DistCL / BankCL / ProtoCL, DAFormer MiT-B5, GTA5 -> Cityscapes (SePiCo ids 4-6, seed 76)',
+        lambda: sepico_runs('daformer-mitb5', 'gta2cs')),
+    10: ('SePiCo DistCL / BankCL / ProtoCL, DeepLab-v2 R101, SYNTHIA -> Cityscapes (seed 76)',
+         lambda: sepico_runs('dlv2-r101', 'syn2cs')),
+    11: ('SePiCo DistCL / BankCL / ProtoCL, DAFormer MiT-B5, SYNTHIA -> Cityscapes (seed 76)',
+         lambda: sepico_runs('daformer-mitb5', 'syn2cs')),
+    12: ('SePiCo DistCL + CLIP-ProCL objectives on the CLIP-ProCL segmentor, GTA5 -> Cityscapes',
+         lambda: [dict(name='sepico-distcl+clip-procl_gta2cs', cfg_options={}, config=CROSS_CONFIG)]),
 }
 
 
