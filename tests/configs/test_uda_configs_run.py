@@ -1,5 +1,5 @@
-"""Every DACS / DAFormer / CLIP-ProCL config trains 2 iterations at tiny scale on synthetic trees in
-the real layouts.
+"""Every DACS / DAFormer / CLIP-ProCL / SePiCo / cross config trains 2 iterations at tiny scale on
+synthetic trees in the real layouts.
 
 The configs keep their algorithm, objectives (FD, alignment, prompt learning, CLIP distillation),
 segmentor (incl. the full-size CLIP RN101 towers) and RCS; only the data roots, image scales, crop
@@ -23,7 +23,7 @@ from mmseg_procl.utils import register_all_modules
 from loss_traces import check_trace, hub_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-METHOD_DIRS = ('dacs', 'daformer', 'clip_procl')
+METHOD_DIRS = ('dacs', 'daformer', 'clip_procl', 'sepico', 'cross')
 CONFIGS = sorted(p for d in METHOD_DIRS for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py')))
 ROOTS = {'GTADataset': 'gta', 'SynthiaDataset': 'synthia', 'CityscapesDataset': 'cityscapes',
          'DarkZurichDataset': 'dark_zurich'}
@@ -87,6 +87,11 @@ def tiny(cfg, trees, work_dir):
     cfg = compose_uda_model(cfg)
     cfg.model.model.backbone.pop('init_cfg', None)
     cfg.model.model.data_preprocessor.size = (32, 32)
+    if cfg.model.get('target_crop'):                        # SePiCo: uncropped targets, CBC 32x32
+        cfg.model.model.data_preprocessor.size = None
+        cfg.model.target_crop.crop_size = (32, 32)
+    for objective in cfg.model.objectives:
+        objective.start_iter = 0                            # SePiCo's contrast from iteration 0
     if 'clip_weights' in cfg.model.model:
         cfg.model.model.clip_weights = None
     for objective in cfg.model.objectives:
@@ -122,17 +127,25 @@ def test_two_iterations(path, trees, tmp_path):
     for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
         assert 0 < scalars[key].current() < 10
     name = os.path.basename(path)
-    if 'daformer' in name:
+    if 'daformer' in name and not name.startswith('sepico'):
         fd = scalars['train/src.loss_imnet_feat_dist'].current()
         assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
+    if name.startswith('sepico'):
+        assert 'train/src.loss_imnet_feat_dist' not in scalars      # SePiCo has no ImageNet FD
     if name.startswith('clip_procl'):
         for key in ('src.loss_align', 'mix.loss_align', 'src.loss_prompt', 'mix.loss_prompt'):
             assert 0 < scalars['train/' + key].current() < 10, key
     if name.endswith('imgdistill.py'):
         assert 0 < scalars['train/src.loss_clip_feat_dist'].current() <= 2      # 1 - cos
+    if 'sepico' in name:
+        # tau = 100: near-uniform logits, CE ~ log 19 = 2.94, regulariser ~ -1
+        assert 1.5 < scalars['train/src.loss_contrast'].current() < 2.5
+        assert scalars['train/tgt.loss_contrast'].current() >= 0
+        stats = runner.model.prototype_sources['source_stats']
+        assert stats.count.sum() > 0 and stats.mean.abs().sum() > 0       # teacher source statistics
 
 
 def test_all_uda_configs_are_covered():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
              if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
-    assert len(names) == 11 and {os.path.basename(p) for p in CONFIGS} == names
+    assert len(names) == 24 and {os.path.basename(p) for p in CONFIGS} == names
