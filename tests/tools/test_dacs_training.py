@@ -1,6 +1,4 @@
 """DACS end to end on tiny synthetic data: losses, debug panels, checkpoint content, exact resume."""
-import glob
-import json
 import os
 import subprocess
 import sys
@@ -13,30 +11,20 @@ from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.registry import MODELS
 from mmseg_procl.utils import register_all_modules
 from loss_traces import check_trace
+import tool_runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO, ENV = tool_runs.REPO, tool_runs.ENV
 TINY = os.path.join(REPO, 'tests', 'fixtures', 'tiny_dacs.py')
-ENV = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
 KEYS = ('src.loss', 'mix.loss', 'src.decode.loss_seg', 'mix.decode.loss_seg')
 
 
 def train(work_dir, *extra):
-    out = subprocess.run([sys.executable, 'tools/train.py', TINY, '--work-dir', str(work_dir), *extra],
-                         cwd=REPO, capture_output=True, text=True, env=ENV)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
+    return tool_runs.train(TINY, work_dir, *extra)
 
 
 def logged(work_dir):
     """{iter: {key: value}} of the logged DACS losses."""
-    rows = {}
-    for path in glob.glob(os.path.join(str(work_dir), '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                entry = json.loads(line)
-                if 'src.loss' in entry:
-                    rows[entry['iter']] = {k: entry[k] for k in KEYS}
-    return rows
+    return tool_runs.logged_rows(work_dir, 'src.loss', KEYS)
 
 
 @pytest.fixture(scope='module')

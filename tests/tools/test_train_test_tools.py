@@ -1,6 +1,4 @@
 """Integration: train / resume / test / test.sh / run_experiments / 2-rank CPU DDP on synthetic data."""
-import glob
-import json
 import os
 import subprocess
 import sys
@@ -8,31 +6,19 @@ import sys
 import pytest
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import tool_runs
+
+REPO, ENV, run = tool_runs.REPO, tool_runs.ENV, tool_runs.run
 TINY = os.path.join(REPO, 'tests', 'fixtures', 'tiny_synthetic.py')
-ENV = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-
-
-def run(cmd, **kwargs):
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=ENV, **kwargs)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return out.stdout + out.stderr
 
 
 def train(work_dir, *extra):
-    return run([sys.executable, 'tools/train.py', TINY, '--work-dir', str(work_dir), *extra])
+    return tool_runs.train(TINY, work_dir, *extra)
 
 
 def logged_losses(work_dir):
     """{iter: loss} from every scalars.json the LocalVisBackend wrote below ``work_dir``."""
-    losses = {}
-    for path in glob.glob(os.path.join(str(work_dir), '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                entry = json.loads(line)
-                if 'loss' in entry:
-                    losses[entry['iter']] = entry['loss']
-    return losses
+    return {i: row['loss'] for i, row in tool_runs.logged_rows(work_dir, 'loss', ('loss',)).items()}
 
 
 @pytest.fixture(scope='module')

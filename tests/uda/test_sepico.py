@@ -1,11 +1,7 @@
 """SePiCo on the core: class statistics, the three contrasts and the regulariser against hand-computed
 values, memory-bank eviction, class-balanced cropping, the target stage, exact resume of the state."""
-import glob
-import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,10 +17,9 @@ from mmseg_procl.uda import target_crop as target_crop_module
 from mmseg_procl.uda.prototypes import ClassFeatureStatistics
 from mmseg_procl.uda.stage_context import StageContext
 from mmseg_procl.utils import register_all_modules
+import tool_runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = os.path.join(REPO, 'tests', 'fixtures', 'tiny_sepico.py')
-ENV = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+TINY = os.path.join(tool_runs.REPO, 'tests', 'fixtures', 'tiny_sepico.py')
 
 # three anchors in 2-d, two classes
 F = torch.tensor([[0.6, 0.8], [1.0, 0.0], [0.0, 1.0]])
@@ -211,20 +206,11 @@ def test_class_balanced_target_crop_relabels_the_crop():
 
 
 def train(work_dir, *extra):
-    out = subprocess.run([sys.executable, 'tools/train.py', TINY, '--work-dir', str(work_dir), *extra],
-                         cwd=REPO, capture_output=True, text=True, env=ENV)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return tool_runs.train(TINY, work_dir, *extra)
 
 
 def logged(work_dir):
-    rows = {}
-    for path in glob.glob(os.path.join(str(work_dir), '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                entry = json.loads(line)
-                if 'src.loss_contrast' in entry:
-                    rows[entry['iter']] = {k: v for k, v in entry.items() if 'loss' in k}
-    return rows
+    return tool_runs.logged_rows(work_dir, 'src.loss_contrast')
 
 
 def test_resume_continues_the_statistics_exactly(tmp_path):
