@@ -3,7 +3,9 @@
 # objectives (alignment of the same projected pixels to CLIP text prototypes, prompt learning) on the
 # CLIP-ProCL segmentor (DeepLabV2-red R101 fused with frozen CLIP RN101), GTA5 -> Cityscapes.  Both
 # contrasts read the projection head's 512-d unit-norm embeddings; their loss keys differ
-# (loss_contrast, loss_align).  No published number: an experiment, not a reproduction.
+# (loss_contrast, loss_align).  The stages are SePiCo's, so CLIP-ProCL's terms act in a source stage
+# on strongly augmented source images (CLIP-ProCL itself trains on the clean source).  No published
+# number: an experiment, not a reproduction.
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/models/clip_procl_deeplabv2red_r101.py',

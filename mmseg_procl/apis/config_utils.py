@@ -87,7 +87,8 @@ def apply_max_iters(cfg: Config, max_iters) -> List[str]:
     The train loop stops at ``max_iters``; every iteration-based parameter schedule is stretched
     to the new length (its end / total at ``max_iters``, warmup and begin scaled by the same ratio,
     so the schedule keeps its shape); the validation, checkpoint, logging and debug-image intervals
-    become at most ``max_iters`` so that the shortened run still validates, saves and logs.
+    become at most ``max_iters`` so that the shortened run still validates, saves and logs; the
+    objectives' ``start_iter`` scale by the same ratio (an objective still starts before the end).
     (``train_cfg.max_iters=N`` instead only stops the run early, keeping schedule and intervals,
     i.e. it interrupts the configured run.)
     """
@@ -112,6 +113,25 @@ def apply_max_iters(cfg: Config, max_iters) -> List[str]:
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         changes += _clip_interval(hook, 'interval', f'custom_hooks[{i}] ({hook.get("type")})',
                                   max_iters)
+    changes += _scale_start_iters(cfg, ratio, max_iters)
+    return changes
+
+
+def _scale_start_iters(cfg: Config, ratio: float, max_iters: int) -> List[str]:
+    """Scale the objectives' ``start_iter`` (e.g. SePiCo's contrast from 3000 of 40000) with the run,
+    so that a shortened run still trains every objective for the same share of its length."""
+    changes = []
+    for owner, path in ((cfg.get('uda'), 'uda'), (cfg.get('model'), 'model')):
+        objectives = owner.get('objectives') if isinstance(owner, dict) else None
+        for i, objective in enumerate(objectives if isinstance(objectives, list) else []):
+            value = objective.get('start_iter') if isinstance(objective, dict) else None
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                continue
+            new = min(_scaled(value, ratio, max_iters), max_iters - 1)
+            if new != value:
+                objective['start_iter'] = new
+                changes.append(f'{path}.objectives[{i}] ({objective.get("type")}).start_iter '
+                               f'{value} -> {new}')
     return changes
 
 

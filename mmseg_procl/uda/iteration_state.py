@@ -6,8 +6,10 @@ the teacher on the target batch); ``state['pseudo_labels']`` computes the entry 
 returns the stored value afterwards.  Components may also cache their own derived values
 (``state.cached('teacher_embeddings:source', fn)``), so that e.g. the teacher's projection of the
 clean source is computed once even when two prototype sources read it.  Entries are computed in the
-order they are first requested, which keeps the random draws of an iteration in the order of the
-reference implementations (stages run in order and request what they need).
+order they are first requested (stages run in order and request what they need); for DACS / DAFormer
+this is the reference's order of random draws.  SePiCo's reference draws its crop windows before the
+source blur sigma and a target sigma in every iteration; here the source view is requested first
+and the target view only while an objective acts in the target stage (docs/methods.md §2.2.5).
 """
 from typing import Any, Callable, Dict, Iterable, Optional
 

@@ -54,6 +54,17 @@ def labelled_samples(labels: torch.Tensor, weights: Optional[torch.Tensor],
     return samples
 
 
+def stage_metas(samples: Sequence[SegDataSample], inputs: torch.Tensor) -> List[dict]:
+    """The samples' metas; where the stage's inputs are a crop of another size (SePiCo's target crop),
+    ``img_shape`` and ``pad_shape`` say the crop's size."""
+    hw = tuple(inputs.shape[2:])
+    metas = [dict(s.metainfo) for s in samples]
+    for meta in metas:
+        if tuple(meta.get('pad_shape', hw)[:2]) != hw:
+            meta.update(img_shape=hw, pad_shape=hw)
+    return metas
+
+
 def require_branches(data: dict, branches: Sequence[str], algorithm: str) -> None:
     """Raise ``KeyError`` unless a preprocessed batch has the named domain branches."""
     missing = [b for b in branches if b not in data]
@@ -118,7 +129,8 @@ class SourceOnly(BaseModel):
         return MODELS.build(cfg)
 
     def _check_prototype_sources(self) -> None:
-        """Every source an objective names exists; every source's update point is known."""
+        """Every source an objective names exists; every source's update point is known; sources and
+        objectives that can check themselves against this algorithm (``check_algorithm``) do so."""
         for objective in self.objectives:
             for name in objective.prototype_source_names:
                 if name not in self.prototype_sources:
@@ -128,6 +140,11 @@ class SourceOnly(BaseModel):
             if getattr(source, 'update_at', 'iteration_start') not in UPDATE_POINTS:
                 raise ValueError(f'prototype source {name!r}: update_at={source.update_at!r}; '
                                  f'expected one of {UPDATE_POINTS}')
+            if hasattr(source, 'check_algorithm'):
+                source.check_algorithm(name, self)
+        for objective in self.objectives:
+            if hasattr(objective, 'check_algorithm'):
+                objective.check_algorithm(self)
 
     # ------------------------------------------------------------------ iteration counter
     def set_iteration(self, iteration: int) -> None:
@@ -213,8 +230,7 @@ class SourceOnly(BaseModel):
         if not stage.loss_heads and not active:
             return {}, None
         inputs, labels, weights = self.stage_data(stage, state)
-        metas = [s.metainfo for s in state[f'{stage.metas}_samples']]
-        samples = labelled_samples(labels, weights, metas)
+        samples = labelled_samples(labels, weights, stage_metas(state[f'{stage.metas}_samples'], inputs))
         with optim_wrapper.optim_context(self):
             losses, outputs = self.model.train_forward(inputs, samples, stage.loss_heads)
             ctx = StageContext(stage.name, inputs, samples, outputs.pop('feats'), outputs.pop('logits', None),

@@ -8,10 +8,12 @@ weights; SePiCo puts a ``target`` stage in between that trains only its contrast
 strongly augmented target crops.  Objectives declare the stage names they act in; the algorithm
 refuses, when it is built, an objective in a stage it does not run or two terms with one loss key.
 
-State entries a stage may name (see ``SourceOnly.providers`` / ``DACS.providers``):
-inputs ``source``, ``source_strong``, ``target``, ``target_strong``, ``mixed``; labels
-``source_labels``, ``pseudo_labels``, ``mixed_labels``; weights ``pseudo_weights``, ``mixed_weights``.
+State entries a stage may name (the algorithm's ``provide_<name>`` methods, listed by
+``state_entries()``): inputs ``source``, ``source_strong``, ``target``, ``target_strong``, ``mixed``;
+labels ``source_labels``, ``pseudo_labels``, ``mixed_labels``; weights ``pseudo_weights``,
+``mixed_weights``; metas ``source`` / ``target`` (entries ``<metas>_samples``).
 """
+import difflib
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -55,17 +57,29 @@ def build_stages(cfgs: Sequence[dict], known_entries: Sequence[str]) -> List[Sta
     stages: List[Stage] = []
     for i, cfg in enumerate(cfgs):
         cfg = dict(cfg)
+        if isinstance(cfg.get('loss_heads'), str):
+            raise ValueError(f"stages[{i}]: loss_heads={cfg['loss_heads']!r} must be a tuple of head "
+                             f"names, e.g. ('{cfg['loss_heads']}',) or (); heads: {HEADS}")
         cfg['loss_heads'] = tuple(cfg.get('loss_heads', HEADS))
+        fields = list(Stage.__dataclass_fields__)
+        for key in cfg:
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ''
+                raise ValueError(f"stages[{i}]: unknown key '{key}'{hint} (fields: {fields})")
         try:
             stage = Stage(**cfg)
         except TypeError as err:
-            raise ValueError(f'stages[{i}]: {err} (fields: {list(Stage.__dataclass_fields__)})') \
-                from None
+            raise ValueError(f'stages[{i}]: {err} (fields: {fields})') from None
         for field in ('inputs', 'labels', 'weights'):
             value = getattr(stage, field)
             if value is not None and value not in known_entries:
                 raise ValueError(f"stage '{stage.name}': {field}='{value}' is not an entry of the "
                                  f'iteration state; expected one of {sorted(known_entries)}')
+        if f'{stage.metas}_samples' not in known_entries:
+            metas = sorted(e[:-len('_samples')] for e in known_entries if e.endswith('_samples'))
+            raise ValueError(f"stage '{stage.name}': metas='{stage.metas}' has no data samples in the "
+                             f'iteration state; expected one of {metas}')
         unknown = [h for h in stage.loss_heads if h not in HEADS]
         if unknown:
             raise ValueError(f"stage '{stage.name}': unknown loss_heads {unknown}; expected {HEADS}")
@@ -73,6 +87,10 @@ def build_stages(cfgs: Sequence[dict], known_entries: Sequence[str]) -> List[Sta
             raise ValueError(f"stage '{stage.name}': ignore_unweighted needs weights")
         if any(s.name == stage.name for s in stages):
             raise ValueError(f"stages: the stage name '{stage.name}' occurs twice")
+        same_prefix = [s.name for s in stages if s.log_prefix == stage.log_prefix]
+        if same_prefix:
+            raise ValueError(f"stages '{same_prefix[0]}' and '{stage.name}' both log as "
+                             f"'{stage.log_prefix}.'; give one of them another prefix")
         stages.append(stage)
     if not stages:
         raise ValueError('stages: at least one stage is needed')

@@ -103,6 +103,35 @@ def test_statistics_are_the_exact_cumulative_mean_and_variance():
         torch.testing.assert_close(stats.variance[c], x.var(0, unbiased=False), rtol=1e-5, atol=1e-6)
 
 
+def _two_rank_update(rank, init_file, batches, out):
+    """One rank of a gloo process group: update statistics with its own batches, save the state."""
+    torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                                         world_size=2)
+    stats = ClassFeatureStatistics(num_classes=3, feature_dim=4, memory_length=4)
+    for feats, labels in batches[rank]:
+        stats.update_statistics(feats, labels, torch.ones(len(labels), dtype=torch.bool))
+    torch.save(stats.state_dict(), f'{out}.{rank}')
+    torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_hold_the_statistics_of_the_union_of_their_batches(tmp_path):
+    torch.manual_seed(1)
+    batches = [[(torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 1, 0])),
+                (torch.randn(3, 4), torch.tensor([2, 2, 0]))],
+               [(torch.randn(4, 4), torch.tensor([1, 2, 2, 2])),
+                (torch.randn(2, 4), torch.tensor([1, 1]))]]
+    torch.multiprocessing.spawn(_two_rank_update, args=(str(tmp_path / 'init'), batches,
+                                                        str(tmp_path / 'state')), nprocs=2)
+    one = ClassFeatureStatistics(num_classes=3, feature_dim=4, memory_length=4)
+    for (f0, y0), (f1, y1) in zip(*batches):
+        one.update_statistics(torch.cat([f0, f1]), torch.cat([y0, y1]), torch.ones(len(y0) + len(y1),
+                                                                                    dtype=torch.bool))
+    for rank in (0, 1):
+        state = torch.load(f'{tmp_path / "state"}.{rank}', weights_only=True)
+        for key, value in one.state_dict().items():
+            torch.testing.assert_close(state[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
 def test_first_update_by_hand_and_untouched_absent_class():
     stats = ClassFeatureStatistics(num_classes=3, feature_dim=2)
     stats.update_statistics(torch.tensor([[1.0, 2.0], [3.0, 6.0]]), torch.tensor([1, 1]),
@@ -153,6 +182,50 @@ def build_tiny_sepico():
     cfg = compose_uda_model(Config.fromfile(TINY))
     torch.manual_seed(0)
     return MODELS.build(cfg.model), cfg
+
+
+def build_with(edit):
+    """The tiny SePiCo algorithm built after ``edit(cfg.model)``."""
+    register_all_modules()
+    cfg = compose_uda_model(Config.fromfile(TINY))
+    edit(cfg.model)
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('edit, message', [
+    (lambda m: m.prototype_sources.source_stats.update(images='sorce'),
+     r"prototype source 'source_stats' \(ClassFeatureStatistics\): images='sorce' is not an entry"),
+    (lambda m: m.prototype_sources.source_stats.update(head='auxilary_head'),
+     r"head='auxilary_head' is not a head of the segmentor EncoderDecoder"),
+    (lambda m: m.prototype_sources.source_stats.update(feature_dim=32),
+     r'feature_dim=32, but auxiliary_head produces 64-channel embeddings'),
+    (lambda m: m.prototype_sources.source_stats.update(num_classes=7),
+     r'num_classes=7, but the segmentor predicts 19 classes'),
+    (lambda m: m.objectives[0].update(variant='bank'),
+     r"SemanticContrast\(variant='bank'\): the prototype source 'source_stats' has no memory bank"),
+    (lambda m: m.objectives[0].update(embedding_head='proj'),
+     r"SemanticContrast: embedding_head='proj' is not a head"),
+    (lambda m: m.stages[1].update(metas='tgt'),
+     r"stage 'target': metas='tgt' has no data samples in the iteration state; expected one of "
+     r"\['source', 'target'\]"),
+    (lambda m: m.stages[1].update(ignore_unweigted=True),
+     r"stages\[1\]: unknown key 'ignore_unweigted'; did you mean 'ignore_unweighted'\?"),
+    (lambda m: m.stages[1].update(loss_heads='decode_head'),
+     r"stages\[1\]: loss_heads='decode_head' must be a tuple"),
+    (lambda m: m.stages[1].update(prefix='src'),
+     r"stages 'source' and 'target' both log as 'src.'"),
+])
+def test_build_refuses_inconsistent_sepico_parts(edit, message):
+    with pytest.raises(ValueError, match=message):
+        build_with(edit)
+
+
+def test_teacher_statistics_need_a_teacher():
+    register_all_modules()
+    cfg = compose_uda_model(Config.fromfile(TINY)).model
+    source_only = dict(type='SourceOnly', model=cfg.model, prototype_sources=cfg.prototype_sources)
+    with pytest.raises(ValueError, match=r"features='teacher', but SourceOnly has no teacher"):
+        MODELS.build(source_only)
 
 
 def test_target_stage_ignores_unweighted_pixels_and_trains_no_decode_loss():

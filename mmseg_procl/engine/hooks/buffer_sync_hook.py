@@ -8,7 +8,9 @@ saved checkpoint.  Right before an iteration's checkpoint or validation (and bef
 epoch) the hook averages all floating-point buffers over the ranks (the statistics of the union of
 the ranks' batches, as mmengine's ``SyncBuffersHook`` does per epoch) and copies integer buffers
 (batch counters, the iteration counter) from rank 0.  Training losses are unaffected: BatchNorm uses
-batch statistics in train mode.  A single process is left untouched.
+batch statistics in train mode.  A single process is left untouched.  Prototype sources
+(``prototype_sources.*``, e.g. SePiCo's class statistics) keep themselves equal on every rank at each
+update and are skipped (averaging per-rank variances or bank slots would be wrong).
 """
 from typing import List
 
@@ -20,6 +22,8 @@ from torch import nn
 
 from mmseg_procl.registry import HOOKS
 from .schedule import checkpoint_due, validation_due
+
+OWN_SYNC_PREFIXES = ('prototype_sources.',)          # names on the unwrapped model
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -33,7 +37,8 @@ def sync_buffers(model: nn.Module) -> None:
     world = get_world_size()
     if world == 1:
         return
-    buffers = [b for b in model.buffers() if b.numel() > 0]
+    buffers = [b for name, b in model.named_buffers()
+               if b.numel() > 0 and not name.startswith(OWN_SYNC_PREFIXES)]
     floats: List[torch.Tensor] = [b for b in buffers if b.is_floating_point()]
     others = [b for b in buffers if not b.is_floating_point()]
     for group, reduce in ((floats, True), (others, False)):

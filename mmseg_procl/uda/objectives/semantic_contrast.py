@@ -17,6 +17,7 @@ target crop, pseudo-labels whose weight is 0 set to ignore, no decode loss).
 from typing import Dict, Sequence
 
 import torch
+from torch import nn
 
 from mmseg_procl.models.losses.semantic_contrast import (bank_contrast, dist_contrast, proto_contrast,
                                                         proto_regulariser)
@@ -75,6 +76,16 @@ class SemanticContrast(BaseObjective):
         """The statistics source read by name."""
         return (self.source_name,)
 
+    def check_algorithm(self, algorithm) -> None:
+        """At build time: the embedding head exists; BankCL's source keeps a memory bank."""
+        if not isinstance(getattr(algorithm.model, self.embedding_head, None), nn.Module):
+            raise ValueError(f'SemanticContrast: embedding_head={self.embedding_head!r} is not a head of '
+                             f'the segmentor {type(algorithm.model).__name__}')
+        source = algorithm.prototype_sources[self.source_name]
+        if self.variant == 'bank' and not getattr(source, 'memory_length', 0):
+            raise ValueError(f"SemanticContrast(variant='bank'): the prototype source "
+                             f'{self.source_name!r} has no memory bank; set its memory_length (SePiCo: 200)')
+
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """``{loss_name: loss_weight * (variant loss + reg_weight * regulariser)}``."""
         stats = ctx.prototype_source(self.source_name)
@@ -88,9 +99,6 @@ class SemanticContrast(BaseObjective):
             loss = dist_contrast(feats, labels, valid, stats.mean.detach(), stats.variance.detach(), tau,
                                  self.dist_ratio)
         else:
-            if not stats.memory_length:
-                raise ValueError(f"SemanticContrast(variant='bank'): the prototype source "
-                                 f'{self.source_name!r} has no memory bank (memory_length=0)')
             loss = bank_contrast(feats, labels, valid, stats.bank.detach(), stats.bank_size, tau)
         if self.reg_weight:
             loss = loss + self.reg_weight * proto_regulariser(feats, valid, stats.mean.detach(), tau)

@@ -17,10 +17,17 @@ i.e. the exact mean and diagonal variance of everything seen (not an EMA), and, 
 in buffers (``mean``, ``variance``, ``count``, ``bank``, ``bank_size``, ``bank_next``), so a
 checkpoint carries it and ``--resume`` continues exactly (the reference does not save it).  The
 update runs without host synchronisation (the bank is a ring buffer written with masks).
+
+In multi-process training the batch's per-class pixel counts, sums and centred sums are summed over
+the ranks before the update (``sync=True``), so every rank holds the same statistics of all ranks'
+pixels, exactly those of one process seeing the union of the batches (the reference keeps separate
+per-rank statistics; it trains on one GPU).
 """
 from typing import Tuple
 
 import torch
+import torch.distributed as dist
+from mmengine.dist import get_world_size
 from torch import nn
 
 from mmseg_procl.registry import MODELS
@@ -61,13 +68,14 @@ class ClassFeatureStatistics(nn.Module):
         images / labels: iteration-state entries of the images and their labels.
         scale_min_ratio / use_avg_pool: label down-scaling to the embedding grid.
         update_at: when the algorithm updates the source (``'iteration_start'``).
+        sync: sum each batch's statistics over the ranks of a multi-process run (see the module doc).
     """
 
     def __init__(self, num_classes: int = 19, feature_dim: int = 512, memory_length: int = 0,
                  features: str = 'teacher', head: str = 'auxiliary_head', images: str = 'source',
                  labels: str = 'source_labels', scale_min_ratio: float = 0.75,
                  use_avg_pool: bool = True, ignore_index: int = 255,
-                 update_at: str = 'iteration_start') -> None:
+                 update_at: str = 'iteration_start', sync: bool = True) -> None:
         super().__init__()
         if features not in FEATURE_SOURCES:
             raise ValueError(f'ClassFeatureStatistics: features must be one of {FEATURE_SOURCES}, got '
@@ -77,7 +85,7 @@ class ClassFeatureStatistics(nn.Module):
         self.num_classes, self.feature_dim, self.memory_length = num_classes, feature_dim, memory_length
         self.features, self.head, self.images, self.labels = features, head, images, labels
         self.scale_min_ratio, self.use_avg_pool = scale_min_ratio, use_avg_pool
-        self.ignore_index, self.update_at = ignore_index, update_at
+        self.ignore_index, self.update_at, self.sync = ignore_index, update_at, sync
         self.register_buffer('mean', torch.zeros(num_classes, feature_dim))
         self.register_buffer('variance', torch.zeros(num_classes, feature_dim))
         self.register_buffer('count', torch.zeros(num_classes))
@@ -87,6 +95,35 @@ class ClassFeatureStatistics(nn.Module):
         self.register_buffer('bank_size', torch.full((num_classes, ), 1 if memory_length else 0,
                                                      dtype=torch.long))
         self.register_buffer('bank_next', torch.full((num_classes, ), 1 % length, dtype=torch.long))
+
+    def check_algorithm(self, name: str, algorithm) -> None:
+        """At build time: the state entries, the head, its width, the classes and the teacher exist.
+
+        Raises:
+            ValueError: naming this source, the offending argument and what the algorithm offers.
+        """
+        where = f'prototype source {name!r} (ClassFeatureStatistics)'
+        entries = algorithm.state_entries()
+        for arg in ('images', 'labels'):
+            if getattr(self, arg) not in entries:
+                raise ValueError(f'{where}: {arg}={getattr(self, arg)!r} is not an entry of the '
+                                 f'iteration state; expected one of {entries}')
+        head = getattr(algorithm.model, self.head, None)
+        if not isinstance(head, nn.Module):
+            raise ValueError(f'{where}: head={self.head!r} is not a head of the segmentor '
+                             f'{type(algorithm.model).__name__} (a projection head is configured as '
+                             "model.auxiliary_head, e.g. type='ProjHead')")
+        width = getattr(head, 'channels', None)
+        if getattr(head, 'num_convs', 1) and isinstance(width, int) and width != self.feature_dim:
+            raise ValueError(f'{where}: feature_dim={self.feature_dim}, but {self.head} produces '
+                             f'{width}-channel embeddings')
+        classes = getattr(getattr(algorithm.model, 'decode_head', None), 'num_classes', None)
+        if isinstance(classes, int) and classes != self.num_classes:
+            raise ValueError(f'{where}: num_classes={self.num_classes}, but the segmentor predicts '
+                             f'{classes} classes')
+        if self.features == 'teacher' and not hasattr(algorithm, 'teacher_embeddings'):
+            raise ValueError(f"{where}: features='teacher', but {type(algorithm).__name__} has no "
+                             "teacher; use features='student' or a self-training algorithm (DACS)")
 
     def prototypes(self) -> torch.Tensor:
         """(C, A) class means."""
@@ -111,9 +148,11 @@ class ClassFeatureStatistics(nn.Module):
         safe = torch.where(valid, labels, torch.zeros_like(labels))
         n = torch.zeros_like(self.count).index_add_(0, safe, weight)                       # (C,)
         sums = torch.zeros_like(self.mean).index_add_(0, safe, feats * weight[:, None])
+        n, sums = self._sum_over_ranks(n, sums)
         batch_mean = sums / n.clamp(min=1.0)[:, None]
         centred = (feats - batch_mean[safe]).pow(2) * weight[:, None]
-        batch_var = torch.zeros_like(self.mean).index_add_(0, safe, centred) / n.clamp(min=1.0)[:, None]
+        centred_sums, = self._sum_over_ranks(torch.zeros_like(self.mean).index_add_(0, safe, centred))
+        batch_var = centred_sums / n.clamp(min=1.0)[:, None]
         w = n / (n + self.count)
         w = torch.where(torch.isnan(w), torch.zeros_like(w), w)[:, None]
         self.variance.copy_(self.variance * (1 - w) + batch_var * w
@@ -122,6 +161,15 @@ class ClassFeatureStatistics(nn.Module):
         self.count.add_(n)
         if self.memory_length:
             self._append_to_bank(batch_mean, n > 0)
+
+    def _sum_over_ranks(self, *tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The tensors summed over all ranks (one all-reduce; unchanged in a single process)."""
+        if not self.sync or get_world_size() == 1:
+            return tensors
+        flat = torch.cat([t.flatten() for t in tensors])
+        dist.all_reduce(flat)
+        return tuple(chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in tensors]),
+                                                           tensors))
 
     def _append_to_bank(self, batch_mean: torch.Tensor, present: torch.Tensor) -> None:
         """Append the batch mean of every present class to its ring buffer (oldest entry evicted)."""
