@@ -690,11 +690,9 @@ def case_max_iters_override(tmp_path, trained):
     demo = load_config(os.path.join(REPO, 'configs', 'demo', 'dacs_synthetic.py'), {'max_iters': 40})
     assert (demo.max_iters, demo.param_scheduler[0].total_iters, demo.param_scheduler[0].warmup_iters,
             demo.train_cfg.val_interval, demo.default_hooks.checkpoint.interval) == (40, 40, 5, 40, 40)
-    sepico = load_config(os.path.join(REPO, 'configs', 'sepico',
-                                      'sepico-distcl_dlv2-r101_1xb2-40k_gta2cs-640x640.py'), {'max_iters': 2000})
-    assert sepico.uda.objectives[0].start_iter == 150                  # 3000 / 40000 of the run
-    assert load_config(os.path.join(REPO, 'configs', 'sepico', 'sepico-distcl_dlv2-r101_1xb2-40k_gta2cs-'
-                                    '640x640.py'), {'max_iters': 1}).uda.objectives[0].start_iter == 0
+    sepico = os.path.join(REPO, 'configs', 'sepico', 'sepico-distcl_dlv2-r101_1xb2-40k_gta2cs-640x640.py')
+    assert load_config(sepico, {'max_iters': 2000}).uda.objectives[0].start_iter == 150    # 3000 / 40000
+    assert load_config(sepico, {'max_iters': 1}).uda.objectives[0].start_iter == 0
     with pytest.raises(ConfigError, match='expected an integer >= 1'):
         load_config(TINY, {'max_iters': 0})
 
