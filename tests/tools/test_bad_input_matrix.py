@@ -60,6 +60,7 @@ import torch
 from mmengine.config import Config
 
 from mmseg_procl.errors import CheckpointError, ConfigError, TrainingDivergedError
+import tool_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, 'tests', 'fixtures')
@@ -541,7 +542,7 @@ def case_resume_without_init_files(tmp_path, trained):
 
 
 def case_two_rank_bn_consistency(tmp_path, trained):
-    out = assert_ok(cli('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29517',
+    out = assert_ok(cli('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', tool_runs.free_port(),
                         'tools/train.py', TINY, '--launcher', 'pytorch', '--work-dir', str(tmp_path)))
     assert 'world size 2' in out
     ckpt = torch.load(tmp_path / 'iter_4.pth', map_location='cpu', weights_only=True)
@@ -640,7 +641,7 @@ def case_short_comparison(tmp_path, trained):
     from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
     path = os.path.join(REPO, 'configs', 'demo', 'results_synthetic.json')
     lines = comparison_lines(str(trained), read_recorded_results(path), 'configs/demo/results_synthetic.json')
-    assert len(lines) == 5 and all(len(line) <= 110 for line in lines), lines
+    assert len(lines) == 6 and all(len(line) <= 110 for line in lines), lines      # 4 recorded demos
     assert 'work_dirs' not in '\n'.join(lines)
     assert lines[0].endswith('(recorded at 400 iterations):')        # the tiny run is 4 iterations
     assert lines[1].split()[:7] == ['this', 'run', '(tiny_synthetic,', 'seed', '0,', '4',

@@ -92,7 +92,7 @@ def test_test_tool_evaluates_the_student_of_a_dacs_checkpoint(full_run, tmp_path
 
 def test_two_rank_cpu_dacs(tmp_path):
     out = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                          '--master_port', '29521', 'tools/train.py', TINY, '--launcher', 'pytorch',
+                          '--master_port', tool_runs.free_port(), 'tools/train.py', TINY, '--launcher', 'pytorch',
                           '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=2',
                           'train_cfg.val_interval=2'], cwd=REPO, capture_output=True, text=True,
                          env=ENV, timeout=300)

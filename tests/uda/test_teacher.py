@@ -5,6 +5,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from mmseg_procl.uda.teacher import copy_parameters, disable_dropout, ema_alpha, ema_update, freeze
+import tool_runs
 
 
 @pytest.mark.parametrize('t, alpha, expected', [
@@ -60,6 +61,6 @@ assert holder.w.grad.tolist() == [1.5, 1.5, 1.5], holder.w.grad
 dist.destroy_process_group()
 ''')
     out = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                          '--master_port', '29523', str(script)], capture_output=True, text=True,
+                          '--master_port', tool_runs.free_port(), str(script)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
