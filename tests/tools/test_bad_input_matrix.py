@@ -45,7 +45,6 @@ Cases (what the tools must do):
 """
 import glob
 import hashlib
-import json
 import os
 import re
 import signal
@@ -103,16 +102,7 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def logged(work_dir, key):
-    """{iter or step: entry} of the scalars.json lines holding ``key``."""
-    rows = {}
-    for path in glob.glob(os.path.join(str(work_dir), '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                entry = json.loads(line)
-                if key in entry:
-                    rows[entry.get('iter', entry.get('step'))] = entry
-    return rows
+logged = tool_runs.logged_entries          # {iter or step: entry} of the lines holding a key
 
 
 def write_label_tree(root, n=3, size=(64, 32), label_value=None, seed=0):
