@@ -58,14 +58,15 @@ class ClassBalancedCrop:
         self.regenerate, self.prod, self.ignore_index = regenerate, prod, ignore_index
 
     def choose(self, label: torch.Tensor) -> Box:
-        """The window of one (H, W) pseudo-label (host read of the best score)."""
+        """The window of one (H, W) pseudo-label."""
+        return self.choose_batch(label[None])[0]
+
+    def _candidates(self, label: torch.Tensor) -> Tuple[List[Box], torch.Tensor]:
+        """``num_candidates`` windows of one (H, W) pseudo-label (numpy draws) and their scores."""
         height, width = label.shape[-2:]
-        if not self.prod:
-            return self._rejection_sample(label)
         boxes = [crop_box(height, width, self.crop_size) for _ in range(self.num_candidates)]
-        scores = torch.stack([window_score(label[y1:y2, x1:x2], self.cat_max_ratio,
-                                           self.ignore_index) for y1, y2, x1, x2 in boxes])
-        return boxes[int(torch.argmax(scores))]             # first maximum, as the reference
+        return boxes, torch.stack([window_score(label[y1:y2, x1:x2], self.cat_max_ratio,
+                                                self.ignore_index) for y1, y2, x1, x2 in boxes])
 
     def _rejection_sample(self, label: torch.Tensor) -> Box:
         """mmseg-style: redraw until the window passes the balance check (``prod=False``)."""
@@ -88,8 +89,13 @@ class ClassBalancedCrop:
             float(counts.max()) / max(float(counts.sum()), 1.0) < self.cat_max_ratio
 
     def choose_batch(self, labels: torch.Tensor) -> List[Box]:
-        """One window per image of (B, H, W) pseudo-labels."""
-        return [self.choose(label) for label in labels]
+        """One window per image of (B, H, W) pseudo-labels: the first highest-scoring candidate, as
+        the reference (one host read of the best indices for the whole batch)."""
+        if not self.prod:
+            return [self._rejection_sample(label) for label in labels]
+        candidates = [self._candidates(label) for label in labels]
+        best = torch.stack([scores for _, scores in candidates]).argmax(dim=1).tolist()
+        return [boxes[i] for (boxes, _), i in zip(candidates, best)]
 
     @staticmethod
     def crop(tensor: torch.Tensor, boxes: Sequence[Box]) -> torch.Tensor:
