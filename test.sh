@@ -1,8 +1,10 @@
 #!/bin/sh
-# Evaluate a training run: sh test.sh WORK_DIR [extra tools/test.py options]
-# Uses the config that training dumped into WORK_DIR and its last checkpoint; writes colourised
-# predictions to WORK_DIR/preds and prints mIoU (19 / 16 / 13) with the per-class table.
-# Works from any folder; a work dir that was moved or copied uses its own checkpoint file.
+# Evaluate a work dir: sh test.sh WORK_DIR [extra tools/test.py options]
+# WORK_DIR is a training run of this package (its dumped *.py config and last checkpoint) or a released
+# work dir of the DAFormer family (<run name>.json + latest.pth or iter_*.pth, e.g. CLIP-ProCL's
+# 231025_1955_gta2cs_uda_warm_rcs_deeplabv2red_final_pl_8e0a4); tools/test.py resolves the files.
+# Writes colourised predictions to WORK_DIR/preds and prints mIoU (19 / 16 / 13) with the per-class
+# table. Works from any folder; a trailing slash is fine; a moved or copied work dir uses its own files.
 set -eu
 REPO=$(cd "$(dirname "$0")" && pwd)
 if [ $# -lt 1 ]; then
@@ -19,24 +21,4 @@ if [ ! -d "$WORK_DIR" ]; then
     echo "test.sh: '$WORK_DIR' is a file; expected a work dir (a folder written by training)" >&2
     exit 2
 fi
-CONFIG=""
-COUNT=0
-for f in "$WORK_DIR"/*.py; do
-    if [ -f "$f" ]; then CONFIG=$f; COUNT=$((COUNT + 1)); fi
-done
-if [ "$COUNT" -ne 1 ]; then
-    echo "test.sh: expected exactly one dumped config (*.py) in '$WORK_DIR', found $COUNT" >&2
-    exit 2
-fi
-if [ ! -f "$WORK_DIR/last_checkpoint" ]; then
-    echo "test.sh: '$WORK_DIR/last_checkpoint' not found: the run has not saved a checkpoint yet" >&2
-    exit 2
-fi
-CHECKPOINT=$(cat "$WORK_DIR/last_checkpoint")
-# The pointer holds the path at saving time; prefer the file of that name in this work dir.
-OWN="$WORK_DIR/$(basename "$CHECKPOINT")"
-if [ -f "$OWN" ]; then CHECKPOINT=$OWN; fi
-echo "Config: $CONFIG"
-echo "Checkpoint: $CHECKPOINT"
-exec python "$REPO/tools/test.py" "$CONFIG" "$CHECKPOINT" --eval mIoU --show-dir "$WORK_DIR/preds" \
-    --opacity 1 --work-dir "$WORK_DIR/test" "$@"
+exec python "$REPO/tools/test.py" "$WORK_DIR" --eval mIoU --show-dir "$WORK_DIR/preds" --opacity 1 "$@"

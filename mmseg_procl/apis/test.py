@@ -1,7 +1,10 @@
 """Testing entry point used by ``tools/test.py`` and ``test.sh``: evaluate the segmentor of a config.
 
 As the DAFormer family's test tool (docs/checkpoints.md §2): the plain segmentor of the config is built (for
-a UDA config its ``model`` entry) and the student weights of the checkpoint are loaded.
+a UDA config its ``model`` entry) and the student weights of the checkpoint are loaded.  A dumped config
+of the family's released models (mmseg 0.x ``.json`` / literal ``.py``) is translated first
+(:mod:`mmseg_procl.apis.legacy_config`); ``--cfg-options`` may then address the legacy file's keys
+(``data.test.data_root=...``) or this package's (``test_dataloader.dataset.data_root=...``).
 """
 import os.path as osp
 from typing import Dict, Optional
@@ -10,6 +13,7 @@ from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_global
 from mmseg_procl.engine.runner import SafeRunner
 from mmseg_procl.utils.checkpoint import load_checkpoint_file, load_segmentor_checkpoint
 from .config_utils import init_cpu_distributed, load_config, segmentor_config
+from .legacy_config import is_legacy_config, load_legacy_config
 from .train import build_runner
 
 EVAL_OPTION_KEYS = ('imgfile_prefix', 'to_label_id')
@@ -34,6 +38,19 @@ def evaluator_config(eval_metrics, format_only: bool, eval_options: Dict) -> Dic
     return metric
 
 
+def read_test_config(config: str, cfg_options: Optional[Dict] = None):
+    """This package's config, or the translation of a released model's dumped legacy config."""
+    if not is_legacy_config(config):
+        return load_config(config, cfg_options)
+    translation = load_legacy_config(config, cfg_options)
+    model = translation.config.model
+    print(f'Legacy config {config} (mmseg 0.x) translated: {model["type"]} with '
+          f'{model["backbone"]["type"]} and {model["decode_head"]["type"]}, test data '
+          f'{translation.config.test_dataloader.dataset.type}; not used for testing: '
+          + (', '.join(translation.unused) or 'nothing'))
+    return translation.config
+
+
 def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir: Optional[str] = None,
                       opacity: float = 0.5, format_only: bool = False,
                       eval_options: Optional[Dict] = None, work_dir: Optional[str] = None,
@@ -48,7 +65,7 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
             raise ValueError(f'{flag} {folder} is a file; expected a folder (or a new path)')
     if not 0.0 < opacity <= 1.0:
         raise ValueError(f'--opacity must be in (0, 1], got {opacity!r}')
-    cfg = load_config(config, cfg_options)
+    cfg = read_test_config(config, cfg_options)
     cfg.model = segmentor_config(cfg.model)
     cfg.work_dir = work_dir or osp.join(osp.dirname(osp.abspath(checkpoint)), 'test')
     cfg.load_from, cfg.resume = None, False

@@ -13,6 +13,7 @@ import os
 import re
 import os.path as osp
 import zipfile
+from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -84,11 +85,16 @@ def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     origin = 'segmentor state dict'
     if any(k.startswith('model.') for k in state):
+        others = Counter(k.split('.')[0] + '.*' for k in state if not k.startswith('model.'))
         state = {k[len('model.'):]: v for k, v in state.items() if k.startswith('model.')}
         origin = 'student (model.*) of a UDA checkpoint'
+        if others:
+            origin += ', ignored ' + ', '.join(f'{n} {p}' for p, n in sorted(others.items()))
     if is_procl_segmentor_state(state):
+        rebuilt = [k for k in ('token_prefix', 'token_suffix') if k in state]
         state = procl_segmentor_to_ours(state)
-        origin += ' (CLIP-ProCL names mapped)'
+        origin += ' (CLIP-ProCL names mapped' + (f'; {", ".join(rebuilt)} rebuilt from the token ids'
+                                                 if rebuilt else '') + ')'
     return state, origin
 
 
