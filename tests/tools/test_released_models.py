@@ -72,7 +72,7 @@ def files_below(folder):
     return out
 
 
-@pytest.mark.parametrize('kind', ['dlv2red', 'daformer', 'clip_procl'])
+@pytest.mark.parametrize('kind', ['dlv2red', 'daformer', 'clip_procl', 'sepico'])
 def test_released_work_dir_through_test_sh(kind, tmp_path):
     model = our_segmentor(kind)
     folder = write_released_dir(tmp_path / 'pretrained', kind, model.state_dict())
@@ -86,15 +86,16 @@ def test_released_work_dir_through_test_sh(kind, tmp_path):
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert f'Config: {folder}/{RUN_NAMES[kind]}.json' in log            # not the .log.json
-    assert f'Checkpoint: {folder}/latest.pth' in log
+    checkpoint = f'{RUN_NAMES[kind]}.pth' if kind == 'sepico' else 'latest.pth'
+    assert f'Checkpoint: {folder}/{checkpoint}' in log
     assert 'translated: ' in log and 'not used for testing: ' in log and 'uda' in log
     loaded = re.search(r'loaded (.*) from .*; missing keys: (\d+), unexpected keys: (\d+)', log)
     ignored = {'dlv2red': 'ignored 4 ema_model.*', 'daformer': 'ignored 58 ema_model.*, 4 imnet_model.*',
                'clip_procl': 'ignored 4 ema_model.* (CLIP-ProCL names mapped; token_prefix, token_suffix '
-                             'rebuilt from the token ids)'}[kind]
+                             'rebuilt from the token ids)', 'sepico': 'ignored 8 ema_model.*'}[kind]
     assert loaded and f'student (model.*) of a UDA checkpoint, {ignored}' in loaded.group(1), log[-3000:]
     # missing: what the released file never held (CLIP's attention-pool position embedding)
-    expected = {'dlv2red': ('0', '0'), 'daformer': ('0', '0'), 'clip_procl': ('1', '0')}[kind]
+    expected = {'clip_procl': ('1', '0')}.get(kind, ('0', '0'))
     assert loaded.groups()[1:] == expected, loaded.group(0)
     # nothing but preds/ was written into the released folder, and nothing there changed
     after = files_below(folder)
