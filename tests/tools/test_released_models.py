@@ -269,6 +269,14 @@ def test_released_work_dir_files(tmp_path):
         resolve_work_dir(str(folder))
     touch_checkpoint(folder / 'iter_40000.pth')
     assert resolve_work_dir(str(folder)).checkpoint.endswith('latest.pth')
+    renamed = tmp_path / 'daformer_gta'                 # a downloaded folder renamed by its user
+    os.rename(folder, renamed)
+    files = resolve_work_dir(str(renamed))
+    assert files.config == str(renamed / '211108_1622_gta2cs_daformer_s0_7f24c.json')
+    (renamed / 'copy.json').write_text('{}')
+    with pytest.raises(WorkDirError, match=r"holds no single dumped config: .*found \['20211108_162247.log.json', "
+                                           r"'211108_1622_gta2cs_daformer_s0_7f24c.json', 'copy.json'\]"):
+        resolve_work_dir(str(renamed))
 
 
 def test_sepico_pair_and_missing_files(tmp_path):
