@@ -51,6 +51,13 @@ def read_test_config(config: str, cfg_options: Optional[Dict] = None):
     return translation.config
 
 
+def default_test_log_dir(config: str, checkpoint: str) -> str:
+    """``<checkpoint dir>/test``; for a released model ``<checkpoint dir>/preds/test_log``, so that
+    nothing but ``preds/`` is written into a released folder."""
+    folder = osp.dirname(osp.abspath(checkpoint))
+    return osp.join(folder, 'preds', 'test_log') if is_legacy_config(config) else osp.join(folder, 'test')
+
+
 def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir: Optional[str] = None,
                       opacity: float = 0.5, format_only: bool = False,
                       eval_options: Optional[Dict] = None, work_dir: Optional[str] = None,
@@ -67,7 +74,7 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
         raise ValueError(f'--opacity must be in (0, 1], got {opacity!r}')
     cfg = read_test_config(config, cfg_options)
     cfg.model = segmentor_config(cfg.model)
-    cfg.work_dir = work_dir or osp.join(osp.dirname(osp.abspath(checkpoint)), 'test')
+    cfg.work_dir = work_dir or default_test_log_dir(config, checkpoint)
     cfg.load_from, cfg.resume = None, False
     cfg.test_evaluator = evaluator_config(eval_metrics, format_only, eval_options or {})
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'PredictionWriterHook']

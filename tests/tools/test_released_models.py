@@ -79,15 +79,20 @@ def test_released_work_dir_through_test_sh(kind, tmp_path):
     data_root = write_cityscapes_val(tmp_path / 'cityscapes')
     before = files_below(folder)
     png = tmp_path / 'png'
-    out = subprocess.run(
-        ['sh', osp.join(REPO, 'test.sh'), folder + '/', '--cfg-options', f'data.test.data_root={data_root}',
-         f'data.test.pipeline.1.img_scale={TEST_SCALE}', '--eval-options', f'imgfile_prefix={png}'],
-        cwd=str(tmp_path), capture_output=True, text=True, env=ENV)
+    options = ['--cfg-options', f'data.test.data_root={data_root}',
+               f'data.test.pipeline.1.img_scale={TEST_SCALE}', '--eval-options', f'imgfile_prefix={png}']
+    if kind == 'sepico':      # SePiCo's README command: python -m tools.test CONFIG CHECKPOINT --eval mIoU
+        command = ['python', '-m', 'tools.test', f'{folder}/{RUN_NAMES[kind]}.json',
+                   f'{folder}/{RUN_NAMES[kind]}.pth', '--eval', 'mIoU', '--show-dir', f'{folder}/preds']
+    else:
+        command = ['sh', osp.join(REPO, 'test.sh'), folder + '/']
+    out = subprocess.run(command + options, cwd=REPO if kind == 'sepico' else str(tmp_path),
+                         capture_output=True, text=True, env=ENV)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
-    assert f'Config: {folder}/{RUN_NAMES[kind]}.json' in log            # not the .log.json
-    checkpoint = f'{RUN_NAMES[kind]}.pth' if kind == 'sepico' else 'latest.pth'
-    assert f'Checkpoint: {folder}/{checkpoint}' in log
+    if kind != 'sepico':
+        assert f'Config: {folder}/{RUN_NAMES[kind]}.json' in log        # not the .log.json
+        assert f'Checkpoint: {folder}/latest.pth' in log
     assert 'translated: ' in log and 'not used for testing: ' in log and 'uda' in log
     loaded = re.search(r'loaded (.*) from .*; missing keys: (\d+), unexpected keys: (\d+)', log)
     ignored = {'dlv2red': 'ignored 4 ema_model.*', 'daformer': 'ignored 58 ema_model.*, 4 imnet_model.*',
