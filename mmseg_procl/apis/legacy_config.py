@@ -142,16 +142,17 @@ def literal_value(node: ast.AST, path: str) -> Any:
 
 
 def is_legacy_config(path: str) -> bool:
-    """Whether ``path`` is a dumped mmseg 0.x config: any ``.json``, or a literal ``.py`` with
-    ``data.test`` and without ``test_dataloader``."""
-    if path.endswith('.json'):
-        return True
-    if not (path.endswith('.py') and osp.isfile(path)):
+    """Whether ``path`` is a dumped mmseg 0.x config: a ``.json`` that is not an mmengine config (a
+    JSON file that cannot be read counts as legacy, so that reading it reports why), or a literal
+    ``.py`` with ``data.test`` and without ``test_dataloader``."""
+    if not (path.endswith(('.json', '.py')) and osp.isfile(path)):
         return False
     try:
         content = read_legacy_file(path)
     except ConfigError:
-        return False                  # a Python config of this package (bases, variables, code)
+        return path.endswith('.json')  # .py: a Python config of this package (bases, variables, code)
+    if path.endswith('.json'):
+        return not any(k in content for k in ('test_dataloader', 'train_dataloader', 'default_scope'))
     data = content.get('data')
     return isinstance(data, dict) and 'test' in data and 'test_dataloader' not in content
 
@@ -212,9 +213,10 @@ def translate_decode_head(head: Dict, unused: List[str]) -> Dict:
     out = check_keys(head, 'model.decode_head', HEAD_KEYS, TRAINING_ONLY, unused)
     if kind == 'UniHead':                 # DAFormer's pre-release name; fusion_cfg.fusion was unused
         kind = 'DAFormerHead'
-        fusion = dict(out.get('decoder_params', {}).get('fusion_cfg', {}))
-        fusion.pop('fusion', None)
-        out['decoder_params'] = dict(out['decoder_params'], fusion_cfg=fusion)
+        params = dict(out.get('decoder_params') or {})
+        if isinstance(params.get('fusion_cfg'), dict):
+            params['fusion_cfg'] = {k: v for k, v in params['fusion_cfg'].items() if k != 'fusion'}
+        out['decoder_params'] = params
     return dict(type=kind, **out)
 
 
@@ -251,7 +253,8 @@ def translate_clip(clip: Any, unused: List[str]) -> Dict:
     if part.get('dataset_name', 'cityscapes') != 'cityscapes':
         raise ConfigError(f"legacy config: {path}.dataset_name={part['dataset_name']!r}: only the 19 "
                           "Cityscapes class prompts ('cityscapes') exist here")
-    unused.append(f'{path}.clip_weights_path (test-time weights come from the checkpoint)')
+    if 'clip_weights_path' in part:
+        unused.append(f'{path}.clip_weights_path (test-time weights come from the checkpoint)')
     visual = translate_clip_visual(part.get('clip_visual_cfg'))
     text = translate_clip_text(part.get('clip_text_cfg'))
     for key, value in (('text_channels', text['output_dim']), ('clip_channels', 2048)):
@@ -424,7 +427,11 @@ def apply_legacy_options(legacy: Dict, options: Dict, path: str) -> Tuple[Dict, 
     own = {k: v for k, v in options.items() if k.split('.')[0] not in legacy}
     theirs = {k: v for k, v in options.items() if k not in own}
     cfg = Config(legacy)
-    cfg.merge_from_dict(theirs)
+    for key, value in theirs.items():
+        try:
+            cfg.merge_from_dict({key: value})
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise ConfigError(f'--cfg-options {key}={value!r} does not fit {path}: {err}') from None
     return cfg.to_dict(), own
 
 

@@ -234,6 +234,12 @@ def test_cfg_options_in_both_namespaces(tmp_path):
     with pytest.raises(ConfigError, match="has no top-level key 'tset_dataloader'; did you mean "
                                           "'test_dataloader'"):
         load_legacy_config(str(path), {'tset_dataloader.num_workers': 0})
+    with pytest.raises(ConfigError, match=r'--cfg-options data.test.pipeline.7.img_scale=\(1, 2\) does not '
+                                          r'fit .*run.json: "Index 7 exceeds the length of list'):
+        load_legacy_config(str(path), {'data.test.pipeline.7.img_scale': (1, 2)})
+    with pytest.raises(ConfigError, match=r"legacy config: data.test.data_rot \(type 'CityscapesDataset'\) "
+                                          'has no counterpart in this package'):
+        load_legacy_config(str(path), {'data.test.data_rot': '/data/cs/'})
 
 
 def test_dumped_py_configs_are_read_without_executing(tmp_path):
