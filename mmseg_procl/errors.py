@@ -7,6 +7,9 @@ expected.  The tools print that message as one line (``<tool>: error: ...``) and
 :func:`describe_error` also unwraps errors re-raised from data-loader worker processes, whose text
 would otherwise be the worker's whole traceback with the useful line at its end.
 """
+import os
+import re
+import zipfile
 from typing import Tuple, Type
 
 WORKER_TRACEBACK = 'Original Traceback (most recent call last):'
@@ -81,3 +84,19 @@ def describe_error(err: BaseException) -> str:
     """The user-facing message of ``err``; a worker error becomes its original message + where."""
     where, message = unwrap_worker_error(_message(err))
     return f'{message} (raised in {where})' if where else message
+
+
+def load_failure(path: str, err: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words that never advise unsafe loading."""
+    text = str(err)
+    refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    if refused:
+        return (f'it holds a Python object ({refused.group(1)}) that loading with weights_only=True '
+                'refuses, because unpickling it could run code from the file; this package only '
+                'reads checkpoints made of tensors and plain values')
+    size = os.path.getsize(path)
+    if not zipfile.is_zipfile(path):
+        return (f'{size} bytes that are not a PyTorch checkpoint archive (truncated, corrupt, empty '
+                f'or another format; {type(err).__name__})')
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return f'the archive ({size} bytes) is damaged: {first}'

@@ -37,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='folder for the test log (default: <ckpt dir>/test)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries')
+    parser.add_argument('--aug-test', action='store_true',
+                        help='multi-scale + flip testing of the original tool: not supported here')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -60,6 +62,9 @@ def main(argv=None) -> int:
     """Parse arguments and test."""
     args = parse_args(argv)
     try:
+        if args.aug_test:
+            raise ValueError('--aug-test (scales 0.5-1.75 + flip) is not supported: this package tests '
+                             'at the config\'s single scale; run without --aug-test')
         if args.checkpoint is None or os.path.isdir(args.config):
             use_work_dir(args)
         test(args.config, args.checkpoint, eval_metrics=args.eval, show_dir=args.show_dir,

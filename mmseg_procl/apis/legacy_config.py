@@ -27,6 +27,7 @@ Call graph::
                                     -> translate_test_data -> translate_test_pipeline
 """
 import ast
+import difflib
 import json
 import os
 import os.path as osp
@@ -63,6 +64,9 @@ PROJ_KEYS = ('in_channels', 'in_index', 'input_transform', 'channels', 'num_conv
              'dilation', 'norm_cfg', 'act_cfg', 'align_corners')
 PROJ_DROPPED = TRAINING_ONLY + ('dropout_ratio', 'num_classes')
 TEST_CFG_KEYS = ('mode', 'crop_size', 'stride', 'batched_slide')
+# parts whose keys the translation checks one by one: an override may add a key there
+CHECKED_PARTS = ('model', 'model.backbone', 'model.decode_head', 'model.auxiliary_head', 'model.test_cfg',
+                 'model.clip', 'data.test')
 DATA_KEYS = ('type', 'data_root', 'img_dir', 'ann_dir', 'split', 'img_suffix', 'seg_map_suffix',
              'pipeline', 'test_mode', 'ignore_index', 'reduce_zero_label', 'classes', 'palette')
 # CLIP-ProCL's text transformer settings that this package's CLIPTextEncoder reproduces (fixed values)
@@ -164,8 +168,11 @@ def check_keys(part: Dict, path: str, passed: Tuple[str, ...], dropped: Tuple[st
     any other key (besides ``type``) is a :class:`ConfigError` naming ``path.key``."""
     unknown = sorted(k for k in part if k != 'type' and k not in passed and k not in dropped)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], passed + dropped, n=1, cutoff=0.7)
         raise ConfigError(f'legacy config: {path}.{unknown[0]} (type {part.get("type")!r}) has no '
-                          f'counterpart in this package; {path} may hold {sorted(passed + dropped)}'
+                          'counterpart in this package'
+                          + (f"; did you mean '{close[0]}'?" if close else '')
+                          + f'; {path} may hold {sorted(passed + dropped)}'
                           + (f' (also unknown: {unknown[1:]})' if len(unknown) > 1 else ''))
     if unused is not None:
         unused.extend(f'{path}.{k}' for k in dropped if k in part)
@@ -421,11 +428,35 @@ def check_prediction_extras(legacy: Dict) -> None:
                           'implemented yet, so the released numbers would not be reproduced')
 
 
+def check_legacy_option(legacy: Dict, key: str, path: str) -> None:
+    """A ``--cfg-options`` key for the legacy file must name an existing entry; a new entry is only
+    allowed in the parts whose keys the translation checks (:data:`CHECKED_PARTS`), so that a typo
+    (``data.tset.data_root``, ``...pipeline.1.img_scal``) cannot be silently ignored."""
+    parts, node = key.split('.'), legacy
+    for depth, part in enumerate(parts):
+        parent = '.'.join(parts[:depth])
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        if isinstance(node, dict) and depth == len(parts) - 1 and parent in CHECKED_PARTS:
+            return
+        options = list(node) if isinstance(node, dict) else []
+        close = difflib.get_close_matches(part, options, n=1, cutoff=0.6)
+        raise ConfigError(f'--cfg-options {key}: {path} has no entry {".".join(parts[:depth + 1])!r}'
+                          + (f"; did you mean '{close[0]}'?" if close else '')
+                          + (f' ({parent or "the file"} holds {sorted(options)[:20]})' if options else ''))
+
+
 def apply_legacy_options(legacy: Dict, options: Dict, path: str) -> Tuple[Dict, Dict]:
     """Split ``--cfg-options`` into those addressing the legacy file's keys (applied here, e.g.
     ``data.test.data_root=...``) and the rest (this package's keys, applied after translation)."""
     own = {k: v for k, v in options.items() if k.split('.')[0] not in legacy}
     theirs = {k: v for k, v in options.items() if k not in own}
+    for key in theirs:
+        check_legacy_option(legacy, key, path)
     cfg = Config(legacy)
     for key, value in theirs.items():
         try:
@@ -449,16 +480,25 @@ def translate(legacy: Dict, source: str) -> LegacyTranslation:
                              test_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU'])))
     cfg.randomness = dict(seed=legacy.get('seed', 0), deterministic=False)
     unused.extend(sorted(k for k in legacy if k not in ('model', 'data', 'img_norm_cfg', 'seed')))
-    return LegacyTranslation(cfg, source, unused)
+    # named after the legacy file: the runner calls the test run and its dumped config after it
+    named = Config(cfg.to_dict(), cfg_text=f'# translated from {source}\n',
+                   filename=osp.splitext(source)[0] + '_translated.py')
+    return LegacyTranslation(named, source, unused)
 
 
 def load_legacy_config(path: str, cfg_options: Optional[Dict] = None) -> LegacyTranslation:
     """Read and translate a dumped legacy config; ``cfg_options`` may address either namespace."""
     from .config_check import check_config
     from .config_utils import check_override_key, mark_evaluation_datasets
+    if path.endswith('.log.json'):
+        raise ConfigError(f'{path} is a training log (mmcv writes <timestamp>.log.json beside the run); '
+                          'the dumped config is the <run name>.json of the same folder')
     legacy = read_legacy_file(path)
     legacy, own = apply_legacy_options(legacy, dict(cfg_options or {}), path)
-    translation = translate(legacy, path)
+    try:
+        translation = translate(legacy, path)
+    except ConfigError as err:
+        raise ConfigError(f'{path}: {err}') from None
     for key in own:
         check_override_key(key, translation.config, f'{path} (translated)')
     translation.config.merge_from_dict(own)

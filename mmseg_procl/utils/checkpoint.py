@@ -10,7 +10,6 @@ CLIP-ProCL checkpoints (``ctx``, ``clip.stem.*``, ``text.layers.*``, 4-d ``q_pro
 """
 import logging
 import os
-import re
 import os.path as osp
 import zipfile
 from collections import Counter
@@ -22,7 +21,7 @@ from torch import nn
 
 from mmseg_procl.engine.checkpoint_safety import register_checkpoint_safe_globals
 from mmseg_procl.models.backbones.clip_checkpoint import is_procl_segmentor_state, procl_segmentor_to_ours
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, load_failure
 
 UDA_IGNORED_PREFIXES = ('ema_model.', 'imnet_model.')
 AUXILIARY_PREFIXES = ('auxiliary_head.',)       # training-only heads: extra ones are harmless
@@ -61,22 +60,6 @@ def load_checkpoint_file(path: str) -> Dict:
         raise CheckpointError(f'checkpoint {path} holds a {type(ckpt).__name__}, expected a dict '
                               '(a state dict or {"state_dict": ...})')
     return ckpt
-
-
-def load_failure(path: str, err: Exception) -> str:
-    """Why ``torch.load(path, weights_only=True)`` failed, in words that never advise unsafe loading."""
-    text = str(err)
-    refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
-    if refused:
-        return (f'it holds a Python object ({refused.group(1)}) that loading with weights_only=True '
-                'refuses, because unpickling it could run code from the file; this package only '
-                'reads checkpoints made of tensors and plain values')
-    size = os.path.getsize(path)
-    if not zipfile.is_zipfile(path):
-        return (f'{size} bytes that are not a PyTorch checkpoint archive (truncated, corrupt, empty '
-                f'or another format; {type(err).__name__})')
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return f'the archive ({size} bytes) is damaged: {first}'
 
 
 def segmentor_state_dict(ckpt: Dict) -> Tuple[Dict[str, torch.Tensor], str]:

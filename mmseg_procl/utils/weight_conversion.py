@@ -24,6 +24,7 @@ and files whose full sha256 is published (:data:`PUBLISHED_SHA256`) are checked 
 written when a check fails, and an existing output is never replaced unless asked.
 """
 import hashlib
+import io
 import os
 import os.path as osp
 import re
@@ -188,13 +189,30 @@ CONVERTERS: Dict[str, Callable[[str], Conversion]] = {
 
 
 def save_state_dict(state: Dict[str, torch.Tensor], path: str, overwrite: bool = False) -> None:
-    """Write ``state`` to ``path`` through a temporary file; refuse to replace a file unless asked."""
+    """Write ``state`` to ``path`` through a temporary file; refuse to replace a file unless asked.
+
+    The archive is serialised in memory first: ``torch.save`` names the records of a file after the
+    file, so writing the temporary file directly would make the bytes (and the printed sha256) depend
+    on the temporary name; this way equal tensors give an equal file whatever the output is called.
+    """
+    if osp.isdir(path):
+        raise ValueError(f'--out {path} is a folder; expected the path of the file to write')
     if osp.exists(path) and not overwrite:
         raise FileExistsError(f'{path} exists; pass --overwrite to replace it (or another output path)')
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({k: v.contiguous() for k, v in state.items()}, buffer)
     tmp = f'{path}.{os.getpid()}.tmp'
-    torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
-    os.replace(tmp, path)
+    try:
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        with open(tmp, 'wb') as f:
+            f.write(buffer.getbuffer())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ValueError(f'--out {path}: cannot write the output file there ({err.strerror}: '
+                         f'{err.filename})') from None
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
 
 
 def convert_weights(kind: str, source: str, output: str = None, overwrite: bool = False) -> Dict:

@@ -147,3 +147,22 @@ def test_cli_reports_and_never_overwrites(tmp_path):
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=ENV)
     assert again.returncode == 1 and 'exists; pass --overwrite to replace it' in again.stderr
     assert subprocess.run(cmd + ['--overwrite'], cwd=REPO, capture_output=True, env=ENV).returncode == 0
+    assert sha256_of(str(tmp_path / 'out' / 'mit_b0.pth')) == out_sha     # same tensors, same bytes
+    folder = subprocess.run(cmd[:-1] + [str(tmp_path / 'out'), '--overwrite'], cwd=REPO, capture_output=True,
+                            text=True, env=ENV)
+    assert folder.returncode == 1 and folder.stderr.count('\n') == 1
+    assert f'--out {tmp_path}/out is a folder; expected the path of the file to write' in folder.stderr
+    assert sorted(os.listdir(tmp_path / 'out')) == ['mit_b0.pth']        # no temporary file left
+    (tmp_path / 'garbage.pth').write_text('not a checkpoint')
+    bad = subprocess.run(cmd[:3] + [str(tmp_path / 'garbage.pth')], cwd=REPO, capture_output=True, text=True,
+                         env=ENV)
+    assert bad.returncode == 1 and bad.stderr.count('\n') == 1 and 'weights_only=False' not in bad.stderr
+    assert '16 bytes that are not a PyTorch checkpoint archive' in bad.stderr
+
+
+def test_output_bytes_do_not_depend_on_the_output_name(tmp_path):
+    register_all_modules()
+    torch.save(MODELS.build(dict(type='mit_b0')).state_dict(), tmp_path / 'mit_b0.pth')
+    first = convert_weights('mit', str(tmp_path / 'mit_b0.pth'), str(tmp_path / 'a.pth'))
+    second = convert_weights('mit', str(tmp_path / 'mit_b0.pth'), str(tmp_path / 'b' / 'other.pth'))
+    assert first['output_sha256'] == second['output_sha256']

@@ -105,6 +105,8 @@ def test_released_work_dir_through_test_sh(kind, tmp_path):
     # nothing but preds/ was written into the released folder, and nothing there changed
     after = files_below(folder)
     assert {k: v for k, v in after.items() if not k.startswith('preds' + os.sep)} == before
+    translation = osp.join(folder, 'preds', 'test_log', f'{RUN_NAMES[kind]}_translated.py')
+    assert osp.isfile(translation) and 'test_dataloader' in open(translation).read()   # inspectable
     assert sorted(n for n in os.listdir(osp.join(folder, 'preds')) if n.endswith('.png')) == sorted(
         osp.basename(c) + '_leftImg8bit.png' for c in CITIES)
     # the same predictions as this package's own model with the weights loaded directly
@@ -130,6 +132,9 @@ def test_unknown_type_in_a_legacy_config_is_refused_by_test_sh(tmp_path):
     assert "legacy config: model.decode_head.type='ISAHead' has no counterpart in this package; " \
            "expected one of ['DLV2Head', 'DAFormerHead', 'UniHead', 'SegFormerHead']" in out.stderr
     assert not (folder / 'preds').exists()
+    aug = subprocess.run(['python', 'tools/test.py', str(folder), '--aug-test'], cwd=REPO, capture_output=True,
+                         text=True, env=ENV)
+    assert aug.returncode == 1 and "--aug-test (scales 0.5-1.75 + flip) is not supported" in aug.stderr
 
 
 # ----------------------------------------------------------------------------- translator
@@ -234,9 +239,21 @@ def test_cfg_options_in_both_namespaces(tmp_path):
     with pytest.raises(ConfigError, match="has no top-level key 'tset_dataloader'; did you mean "
                                           "'test_dataloader'"):
         load_legacy_config(str(path), {'tset_dataloader.num_workers': 0})
-    with pytest.raises(ConfigError, match=r'--cfg-options data.test.pipeline.7.img_scale=\(1, 2\) does not '
-                                          r'fit .*run.json: "Index 7 exceeds the length of list'):
+    with pytest.raises(ConfigError, match=r"--cfg-options data.test.pipeline.7.img_scale: .*run.json has no "
+                                          r"entry 'data.test.pipeline.7'"):
         load_legacy_config(str(path), {'data.test.pipeline.7.img_scale': (1, 2)})
+    with pytest.raises(ConfigError, match=r"--cfg-options data.tset.data_root: .*run.json has no entry "
+                                          r"'data.tset'; did you mean 'test'\?"):
+        load_legacy_config(str(path), {'data.tset.data_root': '/data/cs/'})
+    with pytest.raises(ConfigError, match=r"has no entry 'data.test.pipeline.1.img_scal'; did you mean "
+                                          r"'img_scale'\?"):              # a typo that would test at 1024x512
+        load_legacy_config(str(path), {'data.test.pipeline.1.img_scal': (96, 48)})
+    with pytest.raises(ConfigError, match=r"run.json: legacy config: model.decode_head.num_clases \(type "
+                                          r"'DAFormerHead'\) has no counterpart in this package; did you mean "
+                                          r"'num_classes'\?"):
+        load_legacy_config(str(path), {'model.decode_head.num_clases': 19})
+    with pytest.raises(ConfigError, match=r'20211108.log.json is a training log'):
+        load_legacy_config(str(tmp_path / '20211108.log.json'))
     with pytest.raises(ConfigError, match=r"legacy config: data.test.data_rot \(type 'CityscapesDataset'\) "
                                           'has no counterpart in this package'):
         load_legacy_config(str(path), {'data.test.data_rot': '/data/cs/'})

@@ -28,7 +28,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, load_failure
 
 VISUAL_STEM = {'stem.0.': 'conv1.', 'stem.1.': 'bn1.', 'stem.3.': 'conv2.', 'stem.4.': 'bn2.',
                'stem.6.': 'conv3.', 'stem.7.': 'bn3.'}
@@ -147,7 +147,7 @@ def read_clip_state_dict(path: str) -> Dict[str, torch.Tensor]:
             obj = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as err:
             raise ValueError(f'cannot read CLIP weights {path!r} with weights_only=True '
-                             f'({type(err).__name__}: {err}); expected {HOW_TO_GET}') from err
+                             f'({load_failure(path, err)}); expected {HOW_TO_GET}') from None
     return openai_layout(obj, path)
 
 

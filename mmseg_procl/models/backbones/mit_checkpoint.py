@@ -18,7 +18,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, load_failure
 
 STRIPPED_PREFIXES = ('module.', 'backbone.')
 DROPPED_PREFIXES = ('head.',)
@@ -33,7 +33,7 @@ def read_checkpoint_state_dict(path: str) -> Dict[str, torch.Tensor]:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # torch raises several types for damaged / foreign files
         raise CheckpointError(f'cannot read MiT checkpoint {path!r} (expected a torch.save file of a '
-                           f'state dict): {type(err).__name__}: {err}') from err
+                              f'state dict): {load_failure(path, err)}') from None
     if isinstance(obj, Mapping):
         for wrapper in ('state_dict', 'model'):
             if isinstance(obj.get(wrapper), Mapping):

@@ -23,7 +23,7 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, load_failure
 
 OPEN_MMLAB_SCHEME = 'open-mmlab://'
 LOCAL_PRETRAINED_DIR = 'pretrained'
@@ -57,7 +57,8 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # corrupt archive, truncated file, disallowed pickle global
-        raise CheckpointError(f'cannot read checkpoint {path!r} as a torch state dict: {err}') from err
+        raise CheckpointError(f'cannot read checkpoint {path!r} as a torch state dict: '
+                              f'{load_failure(path, err)}') from None
     for wrapper in ('state_dict', 'model'):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
