@@ -112,6 +112,7 @@ def v1c_file(tmp_path):
     return str(path)
 
 
+@pytest.mark.filterwarnings('ignore:`torch.jit.script` is deprecated:FutureWarning')
 def test_clip_state_dict_and_torchscript_refusal(tmp_path):
     state = openai_state_dict(seed=3)
     torch.save({'state_dict': {'module.' + k: v for k, v in state.items()}}, tmp_path / 'clip.pth')
