@@ -3,7 +3,9 @@ from .aspp_wrapper import ASPPWrapper
 from .daformer_head import DAFormerHead
 from .decode_head import BaseDecodeHead
 from .dlv2_head import DLV2Head
+from .hrda_head import HRDAHead
 from .proj_head import ProjHead
 from .segformer_head import SegFormerHead
 
-__all__ = ['BaseDecodeHead', 'DLV2Head', 'ProjHead', 'DAFormerHead', 'SegFormerHead', 'ASPPWrapper']
+__all__ = ['BaseDecodeHead', 'DLV2Head', 'ProjHead', 'DAFormerHead', 'SegFormerHead', 'ASPPWrapper',
+           'HRDAHead']
