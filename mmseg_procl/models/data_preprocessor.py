@@ -82,10 +82,12 @@ class SegDataPreProcessor(BaseDataPreprocessor):
         return dict(inputs=batch, data_samples=samples)
 
     def _pad_sample(self, sample, hw: Tuple[int, int]) -> None:
-        """Pad ``gt_sem_seg`` (255) and ``seg_weight`` (0) of one sample; record ``pad_shape``."""
+        """Pad ``gt_sem_seg`` (255), ``seg_weight`` and ``valid_pseudo_mask`` (0) of one sample; record
+        ``pad_shape``."""
         if 'gt_sem_seg' in sample:
             sample.gt_sem_seg = PixelData(
                 data=pad_bottom_right(sample.gt_sem_seg.data, hw, self.seg_pad_val))
-        if 'seg_weight' in sample:
-            sample.seg_weight = PixelData(data=pad_bottom_right(sample.seg_weight.data, hw, 0.0))
+        for name in ('seg_weight', 'valid_pseudo_mask'):
+            if name in sample:
+                setattr(sample, name, PixelData(data=pad_bottom_right(getattr(sample, name).data, hw, 0.0)))
         sample.set_metainfo(dict(batch_input_shape=hw, pad_shape=hw))

@@ -3,6 +3,7 @@ prototype sources."""
 from . import mix, objectives, prototypes, pseudo_label, strong_aug, target_crop, teacher  # noqa: F401
 from .dacs import DACS
 from .iteration_state import IterationState
+from .masking import BlockMasking
 from .mix import ClassMix
 from .pseudo_label import PseudoLabeller
 from .source_only import SourceOnly
@@ -12,4 +13,4 @@ from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
 
 __all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller',
-           'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop']
+           'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking']

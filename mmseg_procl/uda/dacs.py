@@ -19,6 +19,7 @@ State entries (computed once per iteration, on first request)::
 
     source, source_samples, source_labels         the clean source batch
     target_full, target_samples                   the target batch as loaded
+    pseudo_margin_mask                            the pipeline's pseudo-label margin mask, or None
     target_pseudo                                 teacher labels of the target; with target_crop:
                                                   crop windows chosen on the full image's labels,
                                                   the target cropped, labels regenerated (or cropped)
@@ -26,6 +27,8 @@ State entries (computed once per iteration, on first request)::
     aug_switches                                  this iteration's colour-jitter / blur switches
     source_strong, target_strong                  strongly augmented source / target batches
     mix, mixed, mixed_labels, mixed_weights, mix_masks   ClassMix of source into target, augmented
+    masked, masked_inputs, masked_labels, masked_weights MIC: block-masked target (or source 0 +
+                                                  target 0) with the unmasked images' pseudo-labels
 
 Call graph::
 
@@ -39,6 +42,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
+from mmseg_procl.models.decode_heads.decode_head import stack_pixel_field
 from mmseg_procl.models.utils import resize
 from mmseg_procl.registry import MODELS
 from .iteration_state import IterationState
@@ -46,6 +50,7 @@ from .source_only import SourceOnly
 from .teacher import disable_dropout, freeze
 
 PREDICT_ON = ('student', 'teacher')
+MASK_MODES = ('separatetrgaug', 'separate')      # MIC: GTA/SYNTHIA -> CS; CS -> ACDC / Dark Zurich
 
 
 def build_part(cfg: Optional[dict], default_type: Optional[str]):
@@ -70,6 +75,9 @@ class DACS(SourceOnly):
         target_crop: target crop policy (``ClassBalancedCrop``) or None (the loaded crop).
         stages, objectives, prototype_sources, backward: see ``SourceOnly``.
         predict_on: ``'student'`` (the reference) or ``'teacher'`` for validation during training.
+        masking: MIC's masking policy (``BlockMasking``) for a ``masked`` stage, or None.
+        mask_mode: what MIC masks: ``'separatetrgaug'`` (augmented target batch) or ``'separate'``
+            (source image 0 + target image 0).
     """
 
     DEFAULT_STAGES = (
@@ -83,10 +91,13 @@ class DACS(SourceOnly):
                  strong_aug: Optional[dict] = None, target_crop: Optional[dict] = None,
                  stages: Optional[Sequence[dict]] = None, objectives: Sequence[dict] = (),
                  prototype_sources: Optional[Dict[str, dict]] = None, backward: str = 'stage',
-                 predict_on: str = 'student', data_preprocessor: Optional[dict] = None,
+                 predict_on: str = 'student', masking: Optional[dict] = None,
+                 mask_mode: str = 'separatetrgaug', data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if predict_on not in PREDICT_ON:
             raise ValueError(f'DACS: predict_on must be one of {PREDICT_ON}, got {predict_on!r}')
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f'DACS: mask_mode must be one of {MASK_MODES}, got {mask_mode!r}')
         super().__init__(model, objectives, stages, prototype_sources, backward, data_preprocessor,
                          init_cfg)
         self.ema_model = freeze(MODELS.build(model))
@@ -96,6 +107,7 @@ class DACS(SourceOnly):
         self.strong_aug = build_part(strong_aug, 'StrongAugmentation')
         self.target_crop = build_part(target_crop, None)
         self.predict_on = predict_on
+        self.masking, self.mask_mode = build_part(masking, None), mask_mode
         self.debug_next = False          # set by the visualisation hook for the next iteration
         self.debug_output: Dict[str, torch.Tensor] = {}
 
@@ -138,12 +150,24 @@ class DACS(SourceOnly):
         """The target data samples (metas only: target labels are never used)."""
         return state['batch']['target']['data_samples']
 
+    def provide_pseudo_margin_mask(self, state: IterationState) -> Optional[torch.Tensor]:
+        """(B, H, W) validity mask of the target's pseudo-labels from the data pipeline
+        (``PseudoLabelMargins``, HRDA's image margins), or None when the pipeline adds none."""
+        mask = stack_pixel_field(state['target_samples'], 'valid_pseudo_mask')
+        if mask is not None and (self.pseudo_labeller.ignore_top or self.pseudo_labeller.ignore_bottom):
+            raise ValueError('the target pipeline adds pseudo-label margins (PseudoLabelMargins) and the '
+                             'pseudo_labeller also ignores rows of the crop (ignore_top / ignore_bottom); '
+                             'use one of them (HRDA: margins, ignore_top=0, ignore_bottom=0)')
+        return mask
+
     def provide_target_pseudo(self, state: IterationState) -> dict:
-        """Clean target (cropped if a crop policy is set), its pseudo-labels and weights."""
-        full = state['target_full']
+        """Clean target (cropped if a crop policy is set), its pseudo-labels and weights (times the
+        pseudo-label margin mask when the pipeline provides one)."""
+        full, margins = state['target_full'], state['pseudo_margin_mask']
         labels, confidence = self.pseudo_labeller.label(self.teacher_logits(full))
         if self.target_crop is None:
-            return dict(target=full, labels=labels, weights=self.pseudo_labeller.weights(confidence))
+            weights = self.pseudo_labeller.weights(confidence)
+            return dict(target=full, labels=labels, weights=weights if margins is None else weights * margins)
         boxes = self.target_crop.choose_batch(labels)
         target = self.target_crop.crop(full, boxes)
         if self.target_crop.regenerate:
@@ -153,6 +177,8 @@ class DACS(SourceOnly):
             ratio = (confidence >= self.pseudo_labeller.threshold).float().mean()
             labels = self.target_crop.crop(labels, boxes)
             weights = self.pseudo_labeller.weights(self.target_crop.crop(confidence, boxes), ratio)
+        if margins is not None:
+            weights = weights * self.target_crop.crop(margins, boxes)
         return dict(target=target, labels=labels, weights=weights, boxes=boxes)
 
     def provide_target(self, state: IterationState) -> torch.Tensor:
@@ -171,10 +197,12 @@ class DACS(SourceOnly):
         """This iteration's (colour jitter, blur) switches, drawn once."""
         return self.strong_aug.draw_switches()
 
-    def _augment(self, imgs: torch.Tensor, state: IterationState, per_image_sigma: bool) -> torch.Tensor:
-        """Strong augmentation of a normalised batch with this iteration's switches."""
+    def _augment(self, imgs: torch.Tensor, state: IterationState, per_image_sigma: bool,
+                 switches=None) -> torch.Tensor:
+        """Strong augmentation of a normalised batch with this iteration's (or the given) switches."""
         pre = self.data_preprocessor
-        return self.strong_aug(imgs, pre.mean.flatten(), pre.std.flatten(), state['aug_switches'],
+        switches = state['aug_switches'] if switches is None else switches
+        return self.strong_aug(imgs, pre.mean.flatten(), pre.std.flatten(), switches,
                                per_image_sigma=per_image_sigma)
 
     def provide_source_strong(self, state: IterationState) -> torch.Tensor:
@@ -211,6 +239,40 @@ class DACS(SourceOnly):
     def provide_mix_masks(self, state: IterationState) -> torch.Tensor:
         """ClassMix masks (B, 1, H, W)."""
         return state['mix']['masks']
+
+    def provide_masked(self, state: IterationState) -> dict:
+        """MIC's masked batch (docs/methods.md §2.6) with the pseudo-labels of the *unmasked* images.
+
+        ``'separatetrgaug'``: the clean target batch, colour jitter / blur with freshly drawn switches
+        (blur always eligible, one sigma for the batch), block-masked; labels and weights are the
+        teacher's pseudo-labels and weights of this iteration (the teacher never sees masked input).
+        ``'separate'``: source image 0 and target image 0 (ground truth with weight 1, pseudo-label
+        with its weights), block-masked without colour augmentation.
+        """
+        if self.masking is None:
+            raise ValueError("a stage reads the masked_* entries but DACS has no masking policy; set "
+                             "masking=dict(type='BlockMasking', mask_ratio=0.7, mask_block_size=64)")
+        labels, weights = state['pseudo_labels'], state['pseudo_weights']
+        if self.mask_mode == 'separatetrgaug':
+            switches = self.strong_aug.draw_switches(blur_eligible=True)
+            imgs = self._augment(state['target'], state, per_image_sigma=False, switches=switches)
+        else:
+            imgs = torch.stack([state['source'][0], state['target'][0]])
+            labels = torch.stack([state['source_labels'][0], labels[0]])
+            weights = torch.stack([torch.ones_like(weights[0]), weights[0]])
+        return dict(inputs=self.masking(imgs), labels=labels, weights=weights)
+
+    def provide_masked_inputs(self, state: IterationState) -> torch.Tensor:
+        """MIC's masked images (B, 3, H, W)."""
+        return state['masked']['inputs']
+
+    def provide_masked_labels(self, state: IterationState) -> torch.Tensor:
+        """Labels of the masked images: pseudo-labels of the unmasked target (and source ground truth)."""
+        return state['masked']['labels']
+
+    def provide_masked_weights(self, state: IterationState) -> torch.Tensor:
+        """Pixel weights of the masked images."""
+        return state['masked']['weights']
 
     # ------------------------------------------------------------------ debug images
     def after_stages(self, state: IterationState) -> None:

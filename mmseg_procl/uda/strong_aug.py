@@ -328,10 +328,12 @@ class StrongAugmentation:
                              f'{color_jitter_probability!r}')
         self.strength, self.probability, self.blur = color_jitter_strength, color_jitter_probability, blur
 
-    def draw_switches(self) -> Tuple[bool, bool]:
-        """(apply_jitter, apply_blur) of one iteration."""
+    def draw_switches(self, blur_eligible: Optional[bool] = None) -> Tuple[bool, bool]:
+        """(apply_jitter, apply_blur) of one iteration; ``blur_eligible`` overrides ``blur`` (MIC draws
+        its own switches with blur always eligible, docs/methods.md §3 item 20)."""
         apply_jitter = random.uniform(0, 1) > self.probability
-        apply_blur = self.blur and random.uniform(0, 1) > 0.5
+        eligible = self.blur if blur_eligible is None else blur_eligible
+        apply_blur = eligible and random.uniform(0, 1) > 0.5
         return apply_jitter, apply_blur
 
     def __call__(self, imgs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,

@@ -207,5 +207,5 @@ def test_bad_configs_are_named():
         HRDAHead(head=dict(type='SegFormerHead'))
     with pytest.raises(ValueError, match='scales must be \\(context, detail\\)'):
         HRDAHead(head=daformer_head(), scales=(1.0, 0.5))
-    with pytest.raises(ValueError, match='feature_scale=0.25 must be one of the scales'):
+    with pytest.raises(ValueError, match='feature_scale=0.25 must be the context scale 0.5'):
         build_tiny_hrda(feature_scale=0.25)

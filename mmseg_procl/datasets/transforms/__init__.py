@@ -5,9 +5,10 @@ from .loading_image import LoadImageFromFile
 from .pack_seg_inputs import PackSegInputs
 from .pad import Pad
 from .photometric_distortion import PhotoMetricDistortion
+from .pseudo_label_margins import PseudoLabelMargins
 from .random_crop import RandomCrop
 from .random_flip import RandomFlip
 from .resize import Resize
 
 __all__ = ['BaseTransform', 'LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomCrop',
-           'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs']
+           'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs', 'PseudoLabelMargins']

@@ -40,5 +40,8 @@ class PackSegInputs(BaseTransform):
         if 'gt_seg_weight' in results:
             weight = results['gt_seg_weight'][None].astype(np.float32)
             sample.seg_weight = PixelData(data=torch.from_numpy(np.ascontiguousarray(weight)))
+        if 'valid_pseudo_mask' in results:          # PseudoLabelMargins (HRDA's pseudo-label margins)
+            mask = results['valid_pseudo_mask'][None].astype(np.float32)
+            sample.valid_pseudo_mask = PixelData(data=torch.from_numpy(np.ascontiguousarray(mask)))
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=image_to_tensor(results['img']), data_samples=sample)

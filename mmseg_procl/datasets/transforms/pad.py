@@ -45,6 +45,7 @@ class Pad(BaseTransform):
         hw = self.target_hw(*results['img'].shape[:2])
         results['img'] = pad_to(results['img'], hw, self.pad_val)
         for key in results.get('seg_fields', []):
-            results[key] = pad_to(results[key], hw, self.seg_pad_val)
+            value = 0 if key == 'valid_pseudo_mask' else self.seg_pad_val   # padding is never valid
+            results[key] = pad_to(results[key], hw, value)
         results['pad_shape'] = results['img'].shape[:2]
         return results

@@ -100,6 +100,10 @@ class EncoderDecoder(BaseModel):
         """Backbone feature maps."""
         return self.backbone(inputs)
 
+    def feature_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The image ``train_forward``'s ``feats`` are computed on (the input itself here)."""
+        return inputs
+
     def extract_feat_with_extras(self, inputs: torch.Tensor
                                  ) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor]]:
         """Backbone maps and segmentor-specific training tensors (none for the plain segmentor)."""

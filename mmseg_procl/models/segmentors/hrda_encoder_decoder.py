@@ -11,7 +11,7 @@ and predicts on its own, and self-training algorithms use it through ``train_for
   detail logits align with the context grid).  Both go through the shared backbone; the
   :class:`~mmseg_procl.models.decode_heads.hrda_head.HRDAHead` fuses them and computes the loss with the
   same crop box (labels and pixel weights cropped alike).  ``outputs['feats']`` are the features at
-  ``feature_scale`` (0.5: the context features, on which DAFormer's feature distance acts).
+  ``feature_scale`` (the context scale 0.5: DAFormer's feature distance acts on context features).
 - Inference (``encode_decode``: validation, test windows, the teacher's pseudo-labels): context on
   the image at ``scales[0]``; detail on overlapping ``hr_crop_size`` windows of the full-resolution image
   (stride half the window), all windows in one backbone batch, averaged; fused without the crop
@@ -72,9 +72,9 @@ class HRDAEncoderDecoder(EncoderDecoder):
         if self.scales[1] != 1:
             raise ValueError(f'HRDAEncoderDecoder: the detail scale must be 1 (full resolution), got '
                              f'scales={self.scales}')
-        if feature_scale not in self.scales:
-            raise ValueError(f'HRDAEncoderDecoder: feature_scale={feature_scale} must be one of the '
-                             f'scales {self.scales}')
+        if feature_scale != self.scales[0]:
+            raise ValueError(f'HRDAEncoderDecoder: feature_scale={feature_scale} must be the context scale '
+                             f'{self.scales[0]} (the detail features cover only the crop)')
         if len(hr_crop_size) != 2 or crop_coord_divisible < 1:
             raise ValueError(f'HRDAEncoderDecoder: hr_crop_size (h, w) and crop_coord_divisible >= 1, '
                              f'got {hr_crop_size!r} and {crop_coord_divisible!r}')
@@ -87,11 +87,14 @@ class HRDAEncoderDecoder(EncoderDecoder):
         """The image at the context scale (bilinear)."""
         return rescale(inputs, self.scales[0], self.align_corners)
 
+    def feature_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The context image: what ``train_forward``'s ``feats`` are computed on, and what FD's
+        ImageNet backbone sees."""
+        return self.context_input(inputs)
+
     def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Backbone maps of the input at ``feature_scale`` (the features FD compares)."""
-        if self.feature_scale != 1:
-            inputs = self.context_input(inputs)
-        return self.backbone(inputs)
+        return self.backbone(self.feature_input(inputs))
 
     def slide_features(self, inputs: torch.Tensor) -> SlideFeatures:
         """Backbone maps of all ``hr_crop_size`` windows (stride half a window when overlapping), as one
@@ -128,7 +131,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
         """HRDA's training path: context and detail features, fused loss (``decode.loss_seg``, weighted
         ``1 - hr_loss_weight``) and detail loss (``decode.hr.loss_seg``).
 
-        ``outputs``: ``feats`` (at ``feature_scale``), ``context_feats``, ``detail_feats``,
+        ``outputs``: ``feats`` (= ``context_feats``, at ``feature_scale``), ``detail_feats``,
         ``crop_box`` and, when the decode head ran, ``logits`` (fused) and ``hrda`` (all head outputs).
         Auxiliary heads read the context features.
         """
@@ -136,8 +139,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
         y1, y2, x1, x2 = box
         context = list(self.backbone(self.context_input(inputs)))
         detail = list(self.backbone(inputs[:, :, y1:y2, x1:x2]))
-        feats = context if self.feature_scale == self.scales[0] else detail
-        outputs: Dict[str, object] = dict(feats=feats, context_feats=context, detail_feats=detail,
+        outputs: Dict[str, object] = dict(feats=context, context_feats=context, detail_feats=detail,
                                           crop_box=box)
         losses: Dict[str, torch.Tensor] = {}
         if 'decode_head' in loss_heads:

@@ -7,7 +7,8 @@ it covers at least ``scale_min_ratio`` of the window; ignore counts as a class),
 classes are kept, and ``lambda_fd * mean ||f_student - f_imagenet||_2`` over them is the loss.  With no
 thing position the loss is 0 (the reference logs NaN; docs/methods.md §3 item 10).  The ImageNet backbone is a
 frozen copy built from the segmentor's backbone config (so it loads the same pretrained weights) and
-stays in eval mode.
+stays in eval mode.  It sees the image the student's features were computed on
+(``segmentor.feature_input``: the image itself, or HRDA's 0.5-scale context image, docs/methods.md §2.7).
 """
 from typing import Dict, Sequence
 
@@ -72,8 +73,9 @@ class ImageNetFeatureDistance(BaseObjective):
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """``{'loss_imnet_feat_dist': lambda * masked distance}`` for the stage's inputs."""
         student = ctx.feats[-1]
+        inputs = ctx.inputs if ctx.model is None else ctx.model.feature_input(ctx.inputs)
         with torch.no_grad():
-            imnet = self.imnet_backbone(ctx.inputs)[-1]
+            imnet = self.imnet_backbone(inputs)[-1]
         scale = ctx.labels.shape[-1] // student.shape[-1]
         small = downscale_label_ratio(ctx.labels, scale, self.scale_min_ratio, self.num_classes,
                                       self.ignore_index)
