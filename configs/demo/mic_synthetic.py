@@ -1,10 +1,10 @@
 # MIC(HRDA) on the embedded synthetic shift: the DACS demo (dacs_synthetic.py: small DAFormer, 400
 # iterations, same optimizer and schedule) with HRDA's two scales at the demo size and MIC's masked stage.
-# HRDA (docs/methods.md §2.7): the 128 x 256 scene is the training crop; context = the scene at 0.5
+# HRDA (docs/methods.md §2.3): the 128 x 256 scene is the training crop; context = the scene at 0.5
 # (64 x 128), detail = a random 64 x 128 window at full resolution (offsets divisible by 8), fused by
 # the class-wise scale attention; detail loss weight 0.1; inference with overlapping 64 x 128 detail
 # windows.  Pseudo-label margins of the image (HRDA's 30 / 240 / 30 / 30 of a 1024 x 2048 frame, scaled
-# to 128 x 256: 4 / 30 / 4 / 4) replace the crop rows.  MIC (§2.6): the augmented target batch masked in
+# to 128 x 256: 4 / 30 / 4 / 4) replace the crop rows.  MIC (§2.4): the augmented target batch masked in
 # blocks (64 px of a 1024 crop scaled to 8 px of 128, ratio 0.7) trains on the teacher's pseudo-labels
 # of the unmasked batch, as a third stage with weight 1.
 _base_ = ['dacs_synthetic.py']

@@ -8,7 +8,7 @@ fully merged mmcv config of a run into its work dir, as ``<run name>.json`` (MIC
 translates what testing needs into this package's config:
 
     model (type, backbone, decode_head, auxiliary_head, test_cfg; pretrained dropped)
-        -> the segmentor (EncoderDecoder / CLIPEncoderDecoder and their parts)
+        -> the segmentor (EncoderDecoder / CLIPEncoderDecoder / HRDAEncoderDecoder and their parts)
     data.test (type, data_root, img_dir, ann_dir, split, suffixes, pipeline)
         -> test_dataloader (LoadImageFromFile, Resize, LoadAnnotations, PackSegInputs)
     Normalize of the test pipeline (else img_norm_cfg) -> model.data_preprocessor
@@ -43,9 +43,18 @@ RUNTIME_BASE = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__
 # segmentor types of the family -> (this package's type, what it is)
 SEGMENTORS = {'EncoderDecoder': 'EncoderDecoder',
               'EncoderDecoderProjector': 'EncoderDecoder',           # SePiCo: + ProjHead
-              'CLIPEncoderDecoderProjector': 'CLIPEncoderDecoder'}    # CLIP-ProCL
-NOT_YET = {'HRDAEncoderDecoder': 'HRDA / MIC', 'MultiResEncoderDecoder': 'HRDA / MIC',
-           'HRDAHead': 'HRDA / MIC', 'MultiResAttentionWrapper': 'HRDA / MIC'}
+              'CLIPEncoderDecoderProjector': 'CLIPEncoderDecoder',   # CLIP-ProCL
+              'HRDAEncoderDecoder': 'HRDAEncoderDecoder',            # HRDA / MIC
+              'MultiResEncoderDecoder': 'HRDAEncoderDecoder'}        # HRDA's pre-release name
+HRDA_SEGMENTORS = ('HRDAEncoderDecoder', 'MultiResEncoderDecoder')
+HRDA_HEADS = ('HRDAHead', 'MultiResAttentionWrapper')
+# HRDA segmentor / head keys: passed on (renamed where needed) or fixed to the values reproduced here
+HRDA_SEGMENTOR_KEYS = ('scales', 'hr_crop_size', 'hr_slide_inference', 'hr_slide_overlapping',
+                       'crop_coord_divisible', 'blur_hr_crop', 'feature_scale')
+HRDA_HEAD_KEYS = ('single_scale_head', 'lr_loss_weight', 'hr_loss_weight', 'scales', 'attention_embed_dim',
+                  'attention_classwise', 'enable_hr_crop', 'hr_slide_inference', 'fixed_attention',
+                  'debug_output_attention')
+HRDA_FIXED = dict(lr_loss_weight=0, blur_hr_crop=False, fixed_attention=None)
 DECODE_HEADS = ('DLV2Head', 'DAFormerHead', 'UniHead', 'SegFormerHead')
 MIT_BACKBONES = tuple(f'mit_b{i}' for i in range(6))
 DATASETS = ('CityscapesDataset', 'ACDCDataset', 'DarkZurichDataset', 'GTADataset', 'SynthiaDataset')
@@ -193,9 +202,9 @@ def require_type(part: Any, path: str, known: Tuple[str, ...]) -> str:
     if not isinstance(part, dict) or 'type' not in part:
         raise ConfigError(f'legacy config: {path} must be a dict with a type, got {part!r}')
     kind = part['type']
-    if kind in NOT_YET:
-        raise ConfigError(f'legacy config: {path}.type={kind!r} is part of {NOT_YET[kind]}, which this '
-                          'version does not implement yet; its released models cannot be evaluated here')
+    if kind in HRDA_HEADS and kind not in known:
+        raise ConfigError(f'legacy config: {path}.type={kind!r} needs an HRDA segmentor '
+                          f'(model.type one of {list(HRDA_SEGMENTORS)})')
     if kind not in known:
         raise ConfigError(f'legacy config: {path}.type={kind!r} has no counterpart in this package; '
                           f'expected one of {list(known)}')
@@ -306,11 +315,56 @@ def translate_clip_text(cfg: Any) -> Dict:
                 output_dim=part.get('output_dims', 512), activation=CLIP_TEXT_ACTIVATIONS[act])
 
 
+def check_fixed(part: Dict, path: str) -> None:
+    """HRDA settings this package reproduces only at the released values (:data:`HRDA_FIXED`)."""
+    for key, value in HRDA_FIXED.items():
+        if key in part and part[key] != value:
+            raise ConfigError(f'legacy config: {path}.{key}={part[key]!r} has no counterpart here '
+                              f'(HRDA is reproduced with {key}={value!r})')
+
+
+def translate_hrda_head(head: Dict, scales, unused: List[str]) -> Dict:
+    """HRDA's ``HRDAHead`` (legacy ``MultiResAttentionWrapper``): its own keys, the rest is the
+    single-scale head (``single_scale_head``) -> ``HRDAHead(head=...)``."""
+    require_type(head, 'model.decode_head', HRDA_HEADS)
+    own = {k: head[k] for k in HRDA_HEAD_KEYS if k in head}
+    check_fixed(own, 'model.decode_head')
+    single = {k: v for k, v in head.items() if k not in HRDA_HEAD_KEYS}
+    single['type'] = own.get('single_scale_head', 'DAFormerHead')
+    out = dict(type='HRDAHead', head=translate_decode_head(single, unused),
+               scales=tuple(sorted(scales)), hr_loss_weight=own.get('hr_loss_weight', 0.0),
+               attention_classwise=own.get('attention_classwise', True))
+    if 'attention_embed_dim' in own:
+        out['attention_embed_dim'] = own['attention_embed_dim']
+    return out
+
+
+def translate_hrda(model: Dict, out: Dict, unused: List[str]) -> None:
+    """The HRDA segmentor's own keys and its head, into ``out``."""
+    own = {k: tuplify(model[k]) for k in HRDA_SEGMENTOR_KEYS if k in model}
+    check_fixed(own, 'model')
+    scales = own.pop('scales', (1, 0.5))
+    own.pop('blur_hr_crop', None)
+    out['decode_head'] = translate_hrda_head(model.get('decode_head'), scales, unused)
+    out.update(own)
+
+
 def translate_model(model: Any, preprocessor: Dict, unused: List[str]) -> Dict:
     """The plain segmentor of a legacy ``model`` (UDA wrappers are not part of ``model``)."""
     kind = require_type(model, 'model', tuple(SEGMENTORS))
     keys = ('backbone', 'decode_head', 'auxiliary_head', 'test_cfg', 'clip')
-    part = check_keys(model, 'model', keys, TRAINING_ONLY, unused)
+    hrda = HRDA_SEGMENTOR_KEYS if kind in HRDA_SEGMENTORS else ()
+    part = check_keys(model, 'model', keys + hrda, TRAINING_ONLY, unused)
+    if kind in HRDA_SEGMENTORS:
+        out = dict(type='HRDAEncoderDecoder', data_preprocessor=preprocessor,
+                   backbone=translate_backbone(part.get('backbone'), unused), test_cfg=dict(mode='whole'))
+        translate_hrda(model, out, unused)
+        if part.get('test_cfg'):
+            out['test_cfg'] = check_keys(part['test_cfg'], 'model.test_cfg', TEST_CFG_KEYS)
+        if part.get('auxiliary_head') is not None:
+            raise ConfigError('legacy config: model.auxiliary_head with an HRDA segmentor has no counterpart '
+                              'here (the reference raises NotImplementedError for it too)')
+        return out
     if kind != 'CLIPEncoderDecoderProjector' and 'clip' in part:
         raise ConfigError(f'legacy config: model.clip is only read by CLIPEncoderDecoderProjector, not {kind!r}')
     out = dict(type=SEGMENTORS[kind], data_preprocessor=preprocessor,

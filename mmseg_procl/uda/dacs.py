@@ -241,7 +241,7 @@ class DACS(SourceOnly):
         return state['mix']['masks']
 
     def provide_masked(self, state: IterationState) -> dict:
-        """MIC's masked batch (docs/methods.md §2.6) with the pseudo-labels of the *unmasked* images.
+        """MIC's masked batch (docs/methods.md §2.4) with the pseudo-labels of the *unmasked* images.
 
         ``'separatetrgaug'``: the clean target batch, colour jitter / blur with freshly drawn switches
         (blur always eligible, one sigma for the batch), block-masked; labels and weights are the

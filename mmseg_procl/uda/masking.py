@@ -1,7 +1,7 @@
 """BlockMasking: MIC's random block masking of images (masked image consistency).
 
 MIC (Hoyer et al., "MIC: Masked Image Consistency for Context-Enhanced Domain Adaptation", CVPR 2023;
-github.com/lhoyer/MIC ``seg/mmseg/models/utils/masking_transforms.py``; docs/methods.md §2.6): a grid of
+github.com/lhoyer/MIC ``seg/mmseg/models/utils/masking_transforms.py``; docs/methods.md §2.4): a grid of
 ``round(H / b) x round(W / b)`` blocks is drawn per image, a block is kept iff ``U(0, 1) > mask_ratio``,
 the grid is upsampled (nearest) to the image size and multiplies the normalised image, so masked pixels
 become 0 (the dataset mean colour).  HRDA configs use ``b = 64`` (1024 crops), DAFormer ``b = 32``

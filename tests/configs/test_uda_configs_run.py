@@ -23,13 +23,13 @@ from mmseg_procl.utils import register_all_modules
 from loss_traces import check_trace, hub_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-METHOD_DIRS = ('dacs', 'daformer', 'clip_procl', 'sepico', 'cross')
+METHOD_DIRS = ('dacs', 'daformer', 'clip_procl', 'sepico', 'cross', 'hrda', 'mic')
 CONFIGS = sorted(p for d in METHOD_DIRS for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py')))
 ROOTS = {'GTADataset': 'gta', 'SynthiaDataset': 'synthia', 'CityscapesDataset': 'cityscapes',
-         'DarkZurichDataset': 'dark_zurich'}
+         'DarkZurichDataset': 'dark_zurich', 'ACDCDataset': 'acdc'}
 
 
-def write_synthia_tree(root, num):
+def write_synthia_tree(root, num, size=(64, 32)):
     """SYNTHIA-RAND-CITYSCAPES layout: RGB/*.png, 16-bit GT/LABELS/*.png with the id in red."""
     to_synthia = np.zeros(256, np.uint16)                  # train id -> SYNTHIA id (255 -> 0 void)
     for sid, tid in SYNTHIA_ID_TO_TRAINID.items():
@@ -37,7 +37,7 @@ def write_synthia_tree(root, num):
     lut = build_lut(cityscapes_id_to_trainid())
     os.makedirs(root / 'RGB'), os.makedirs(root / 'GT' / 'LABELS')
     for i in range(num):
-        img, ids = render_scene('source', 100 + i, (64, 32))
+        img, ids = render_scene('source', 100 + i, size)
         gt = np.zeros(ids.shape + (3,), np.uint16)
         gt[..., 2] = to_synthia[lut[ids]]
         gt[..., 0] = 7                                      # instance channel junk
@@ -45,7 +45,7 @@ def write_synthia_tree(root, num):
         cv2.imwrite(str(root / 'GT' / 'LABELS' / f'{i:07d}.png'), gt)
 
 
-def write_dark_zurich_tree(root, num):
+def write_dark_zurich_tree(root, num, size=(64, 32)):
     """Dark Zurich layout: unlabelled train/night images, labelled val/night images."""
     lut = build_lut(cityscapes_id_to_trainid())
     for split in ('train', 'val'):
@@ -54,7 +54,7 @@ def write_dark_zurich_tree(root, num):
         if split == 'val':
             os.makedirs(root / 'gt' / split / 'night' / 'GOPR0001')
         for i in range(num):
-            img, ids = render_scene('target', 200 + i, (64, 32))
+            img, ids = render_scene('target', 200 + i, size)
             stem = f'GOPR0001_frame_{i:06d}'
             cv2.imwrite(str(img_dir / f'{stem}_rgb_anon.png'), img)
             if split == 'val':
@@ -62,25 +62,61 @@ def write_dark_zurich_tree(root, num):
                                 f'{stem}_gt_labelTrainIds.png'), lut[ids])
 
 
-@pytest.fixture(scope='module')
-def trees(tmp_path_factory):
-    root = tmp_path_factory.mktemp('trees')
-    export_synthetic(str(root / 'gta'), 'source', 4, (64, 32), 0)
-    export_synthetic(str(root / 'cityscapes'), 'target', 4, (64, 32), 1, val_fraction=0.25)
-    write_synthia_tree(root / 'synthia', 4)
-    write_dark_zurich_tree(root / 'dark_zurich', 2)
+def write_acdc_tree(root, num, size=(64, 32)):
+    """ACDC layout (conditions flattened): rgb_anon/{train,val}/*_rgb_anon.png, gt/val labels."""
+    lut = build_lut(cityscapes_id_to_trainid())
+    for split in ('train', 'val'):
+        os.makedirs(root / 'rgb_anon' / split)
+        os.makedirs(root / 'gt' / split)
+        for i in range(num):
+            img, ids = render_scene('target', 300 + i, size)
+            stem = f'GOPR0400_frame_{i:06d}'
+            cv2.imwrite(str(root / 'rgb_anon' / split / f'{stem}_rgb_anon.png'), img)
+            cv2.imwrite(str(root / 'gt' / split / f'{stem}_gt_labelTrainIds.png'), lut[ids])
+
+
+def make_trees(root, size):
+    """Every benchmark layout with synthetic scenes of ``size`` (W, H), converted."""
+    export_synthetic(str(root / 'gta'), 'source', 4, size, 0)
+    export_synthetic(str(root / 'cityscapes'), 'target', 4, size, 1, val_fraction=0.25)
+    write_synthia_tree(root / 'synthia', 4, size)
+    write_dark_zurich_tree(root / 'dark_zurich', 2, size)
+    write_acdc_tree(root / 'acdc', 2, size)
     convert_gta(str(root / 'gta'))
     convert_cityscapes(str(root / 'cityscapes'))
     convert_synthia(str(root / 'synthia'))
     return root
 
 
-def shrink_pipeline(pipeline):
+@pytest.fixture(scope='module')
+def trees(tmp_path_factory):
+    return make_trees(tmp_path_factory.mktemp('trees'), (64, 32))
+
+
+@pytest.fixture(scope='module')
+def trees_hr(tmp_path_factory):
+    """128 x 64 scenes for HRDA, whose 0.5-scale context of a 64 x 64 crop must stay >= 32 px."""
+    return make_trees(tmp_path_factory.mktemp('trees_hr'), (128, 64))
+
+
+def shrink_pipeline(pipeline, scale=(64, 32), crop=(32, 32)):
     for t in pipeline:
         if t['type'] == 'Resize':
-            t['scale'] = (64, 32)
+            t['scale'] = scale
         if t['type'] == 'RandomCrop':
-            t['crop_size'] = (32, 32)
+            t['crop_size'] = crop
+        if t['type'] == 'PseudoLabelMargins':
+            t['margins'] = (1, 4, 1, 1)
+
+
+def shrink_hrda(cfg):
+    """HRDA at 64 x 64 crops of the 128 x 64 scenes (its 0.5-scale context must stay >= 32 px for MiT):
+    detail crops 32, outer test windows 64 / stride 32.  Returns the image scale and crop."""
+    segmentor = cfg.model.model
+    segmentor.data_preprocessor.size = (64, 64)
+    segmentor.hr_crop_size = (32, 32)
+    segmentor.test_cfg = dict(mode='slide', batched_slide=True, stride=(32, 32), crop_size=(64, 64))
+    return (128, 64), (64, 64)
 
 
 def tiny(cfg, trees, work_dir):
@@ -98,11 +134,14 @@ def tiny(cfg, trees, work_dir):
         objective.get('backbone', {}).pop('init_cfg', None)
         if 'clip_weights' in objective:
             objective.clip_weights = None
+    if cfg.model.get('masking'):
+        cfg.model.masking.mask_block_size = 8
+    scale, crop = shrink_hrda(cfg) if cfg.model.model.type == 'HRDAEncoderDecoder' else ((64, 32), (32, 32))
     uda = cfg.train_dataloader.dataset
     cfg.test_dataloader = cfg.val_dataloader
     for dataset in (uda.source, uda.target, cfg.val_dataloader.dataset):
         dataset.data_root = str(trees / ROOTS[dataset.type])
-        shrink_pipeline(dataset.pipeline)
+        shrink_pipeline(dataset.pipeline, scale, crop)
     if uda.get('rare_class_sampling'):
         uda.rare_class_sampling.min_pixels = 0     # tiny images: every file holding a class qualifies
     cfg.train_dataloader.num_workers = 0
@@ -117,9 +156,11 @@ def tiny(cfg, trees, work_dir):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[os.path.basename(p) for p in CONFIGS])
-def test_two_iterations(path, trees, tmp_path):
+def test_two_iterations(path, request, tmp_path):
     register_all_modules()
-    runner = Runner.from_cfg(tiny(Config.fromfile(path), trees, tmp_path))
+    cfg = Config.fromfile(path)
+    trees = request.getfixturevalue('trees_hr' if cfg.model.type == 'HRDAEncoderDecoder' else 'trees')
+    runner = Runner.from_cfg(tiny(cfg, trees, tmp_path))
     runner.train()
     scalars = runner.message_hub.log_scalars
     assert runner.iter == 2 and runner.model.local_iter == 2
@@ -127,9 +168,13 @@ def test_two_iterations(path, trees, tmp_path):
     for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
         assert 0 < scalars[key].current() < 10
     name = os.path.basename(path)
-    if 'daformer' in name and not name.startswith('sepico'):
+    if ('daformer' in name or name.startswith(('hrda', 'mic'))) and not name.startswith('sepico'):
         fd = scalars['train/src.loss_imnet_feat_dist'].current()
         assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
+    if name.startswith(('hrda', 'mic-hrda')):
+        assert 0 < scalars['train/src.decode.hr.loss_seg'].current() < 1    # 0.1 * detail CE
+    if name.startswith('mic'):
+        assert 0 <= scalars['train/masked.decode.loss_seg'].current() < 10
     if name.startswith('sepico'):
         assert 'train/src.loss_imnet_feat_dist' not in scalars      # SePiCo has no ImageNet FD
     if name.startswith('clip_procl'):
@@ -148,4 +193,4 @@ def test_two_iterations(path, trees, tmp_path):
 def test_all_uda_configs_are_covered():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
              if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
-    assert len(names) == 24 and {os.path.basename(p) for p in CONFIGS} == names
+    assert len(names) == 31 and {os.path.basename(p) for p in CONFIGS} == names

@@ -1,5 +1,5 @@
 """HRDA segmentor and head: crop boxes, attention masking and fusion, detail-loss weighting, sliding windows,
-the training / inference paths and the parameter count of HRDA MiT-B5 (docs/methods.md §2.7)."""
+the training / inference paths and the parameter count of HRDA MiT-B5 (docs/methods.md §2.3)."""
 import numpy as np
 import pytest
 import torch

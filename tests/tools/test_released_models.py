@@ -28,7 +28,7 @@ from mmseg_procl.errors import ConfigError, WorkDirError
 TEST_SCALE = (96, 48)
 
 
-def direct_predictions(model, data_root):
+def direct_predictions(model, data_root, scale=TEST_SCALE):
     """{frame: (pred, label)} of ``model`` on the val frames, read and resized by this package's own
     pipeline (the weights loaded directly, no legacy translation involved)."""
     from mmengine.dataset import pseudo_collate
@@ -36,7 +36,7 @@ def direct_predictions(model, data_root):
     dataset = DATASETS.build(dict(
         type='CityscapesDataset', data_root=str(data_root), test_mode=True,
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='Resize', scale=TEST_SCALE, keep_ratio=True),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='Resize', scale=scale, keep_ratio=True),
                   dict(type='LoadAnnotations'), dict(type='PackSegInputs')]))
     out = {}
     with torch.no_grad():
@@ -72,15 +72,17 @@ def files_below(folder):
     return out
 
 
-@pytest.mark.parametrize('kind', ['dlv2red', 'daformer', 'clip_procl', 'sepico'])
+@pytest.mark.parametrize('kind', ['dlv2red', 'daformer', 'clip_procl', 'sepico', 'mic_hrda'])
 def test_released_work_dir_through_test_sh(kind, tmp_path):
     model = our_segmentor(kind)
     folder = write_released_dir(tmp_path / 'pretrained', kind, model.state_dict())
-    data_root = write_cityscapes_val(tmp_path / 'cityscapes')
+    # HRDA's 0.5-scale context must stay >= 32 px for MiT: test it at 192 x 96 (detail window: the image)
+    scale, size = ((192, 96), (192, 96)) if kind == 'mic_hrda' else (TEST_SCALE, (96, 48))
+    data_root = write_cityscapes_val(tmp_path / 'cityscapes', size=size)
     before = files_below(folder)
     png = tmp_path / 'png'
     options = ['--cfg-options', f'data.test.data_root={data_root}',
-               f'data.test.pipeline.1.img_scale={TEST_SCALE}', '--eval-options', f'imgfile_prefix={png}']
+               f'data.test.pipeline.1.img_scale={scale}', '--eval-options', f'imgfile_prefix={png}']
     if kind == 'sepico':      # SePiCo's README command: python -m tools.test CONFIG CHECKPOINT --eval mIoU
         command = ['python', '-m', 'tools.test', f'{folder}/{RUN_NAMES[kind]}.json',
                    f'{folder}/{RUN_NAMES[kind]}.pth', '--eval', 'mIoU', '--show-dir', f'{folder}/preds']
@@ -91,11 +93,13 @@ def test_released_work_dir_through_test_sh(kind, tmp_path):
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     if kind != 'sepico':
-        assert f'Config: {folder}/{RUN_NAMES[kind]}.json' in log        # not the .log.json
+        suffix = '.py' if kind == 'mic_hrda' else '.json'              # MIC dumps a literal .py
+        assert f'Config: {folder}/{RUN_NAMES[kind]}{suffix}' in log    # not the .log.json
         assert f'Checkpoint: {folder}/latest.pth' in log
     assert 'translated: ' in log and 'not used for testing: ' in log and 'uda' in log
     loaded = re.search(r'loaded (.*) from .*; missing keys: (\d+), unexpected keys: (\d+)', log)
     ignored = {'dlv2red': 'ignored 4 ema_model.*', 'daformer': 'ignored 58 ema_model.*, 4 imnet_model.*',
+               'mic_hrda': 'ignored 74 ema_model.*, 4 imnet_model.*',
                'clip_procl': 'ignored 4 ema_model.* (CLIP-ProCL names mapped; token_prefix, token_suffix '
                              'rebuilt from the token ids)', 'sepico': 'ignored 8 ema_model.*'}[kind]
     assert loaded and f'student (model.*) of a UDA checkpoint, {ignored}' in loaded.group(1), log[-3000:]
@@ -110,11 +114,11 @@ def test_released_work_dir_through_test_sh(kind, tmp_path):
     assert sorted(n for n in os.listdir(osp.join(folder, 'preds')) if n.endswith('.png')) == sorted(
         osp.basename(c) + '_leftImg8bit.png' for c in CITIES)
     # the same predictions as this package's own model with the weights loaded directly
-    direct = direct_predictions(model, data_root)
+    direct = direct_predictions(model, data_root, scale)
     assert sorted(direct) == sorted(osp.basename(c) for c in CITIES)
     for name, (pred, _) in direct.items():
         written = np.array(Image.open(png / f'{name}_leftImg8bit.png'))
-        assert written.shape == (48, 96) and np.array_equal(written, pred), name
+        assert written.shape == size[::-1] and np.array_equal(written, pred), name
     miou = float(re.findall(r'mIoU: (\d+\.\d+)', log)[-1])
     assert miou == pytest.approx(miou_by_hand(direct.values()), abs=0.006)
 
@@ -193,8 +197,8 @@ def test_sepico_projection_head_and_legacy_names():
 
 
 @pytest.mark.parametrize('change, message', [
-    (lambda c: c['model'].update(type='HRDAEncoderDecoder'),
-     "model.type='HRDAEncoderDecoder' is part of HRDA / MIC, which this version does not implement yet"),
+    (lambda c: c['model']['decode_head'].update(type='HRDAHead'),
+     "model.decode_head.type='HRDAHead' needs an HRDA segmentor"),
     (lambda c: c['model']['backbone'].update(with_dcn=True),
      'model.backbone.with_dcn (type \'ResNetV1c\') has no counterpart in this package'),
     (lambda c: c['model']['decode_head'].update(sampler=dict(type='OHEMPixelSampler')),
@@ -216,6 +220,21 @@ def test_untranslatable_entries_are_named(change, message):
     cfg = legacy_config('dlv2red')
     change(cfg)
     with pytest.raises(ConfigError, match=re.escape(message)):
+        translated(cfg)
+
+
+def test_hrda_translation_and_fixed_settings():
+    model = translated(legacy_config('mic_hrda')).config.model
+    assert model.type == 'HRDAEncoderDecoder' and model.hr_crop_size == (512, 512)
+    assert model.feature_scale == 0.5 and model.crop_coord_divisible == 8 and model.hr_slide_inference
+    head = model.decode_head
+    assert head.type == 'HRDAHead' and head.scales == (0.5, 1) and head.hr_loss_weight == 0.1
+    assert head.head.type == 'DAFormerHead' and head.head.decoder_params.fusion_cfg.type == 'aspp'
+    assert 'single_scale_head' not in head.head and 'hr_loss_weight' not in head.head
+    assert model.test_cfg == dict(mode='slide', batched_slide=True, stride=(512, 512), crop_size=(1024, 1024))
+    cfg = legacy_config('mic_hrda')
+    cfg['model']['decode_head']['lr_loss_weight'] = 0.5
+    with pytest.raises(ConfigError, match='model.decode_head.lr_loss_weight=0.5 has no counterpart here'):
         translated(cfg)
 
 

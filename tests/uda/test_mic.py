@@ -1,5 +1,5 @@
 """MIC (masked image consistency) and HRDA's pseudo-label margins in the self-training core
-(docs/methods.md §2.6 / §2.7): block masks, the masked stage's inputs / labels / weights, the teacher never
+(docs/methods.md §2.4 / §2.3): block masks, the masked stage's inputs / labels / weights, the teacher never
 seeing masked images, and the margin mask from the data pipeline through crop, flip, pad and weights."""
 import numpy as np
 import pytest

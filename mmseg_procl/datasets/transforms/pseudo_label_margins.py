@@ -1,7 +1,7 @@
 """PseudoLabelMargins: the validity mask of the pseudo-labels, made on the full image before any crop.
 
 HRDA's "pseudo-label cropping v2" (Hoyer et al., ECCV 2022; github.com/lhoyer/MIC ``seg/mmseg/datasets/
-cityscapes.py`` ``crop_pseudo_margins``; docs/methods.md §2.7): pseudo-labels near the borders of a
+cityscapes.py`` ``crop_pseudo_margins``; docs/methods.md §2.3): pseudo-labels near the borders of a
 Cityscapes frame (rectification artefacts at the top, the ego vehicle at the bottom) are not trusted.
 Unlike DAFormer's rows of the *crop* (15 / 120), the margins are those of the *original image*, so a
 training crop only loses them where it touches the image border.  The mask (uint8, 1 = valid) is added

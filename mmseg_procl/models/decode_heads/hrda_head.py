@@ -2,7 +2,7 @@
 
 HRDA (Hoyer et al., "HRDA: Context-Aware High-Resolution Domain-Adaptive Semantic Segmentation", ECCV
 2022; github.com/lhoyer/HRDA, code in github.com/lhoyer/MIC ``seg/mmseg/models/decode_heads/
-hrda_head.py``; docs/methods.md §2.7).  One single-scale head (``head``, e.g. a DAFormerHead) decodes the
+hrda_head.py``; docs/methods.md §2.3).  One single-scale head (``head``, e.g. a DAFormerHead) decodes the
 context features (the whole crop at scale 0.5) and the detail features (a full-resolution crop, or
 overlapping windows at inference); a second head of the same kind (``scale_attention``: embedding width
 ``attention_embed_dim``, for DAFormer a 1x1 conv + BN + ReLU fusion instead of the ASPP, one output per

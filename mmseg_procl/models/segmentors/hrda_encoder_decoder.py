@@ -1,7 +1,7 @@
 """HRDAEncoderDecoder: multi-resolution training and inference of HRDA (context crop + detail crop).
 
 HRDA (Hoyer et al., ECCV 2022; github.com/lhoyer/HRDA, code in github.com/lhoyer/MIC ``seg/mmseg/models/
-segmentors/hrda_encoder_decoder.py``; docs/methods.md §2.7).  A segmentor of the model layer: it trains
+segmentors/hrda_encoder_decoder.py``; docs/methods.md §2.3).  A segmentor of the model layer: it trains
 and predicts on its own, and self-training algorithms use it through ``train_forward`` /
 ``encode_decode`` like any segmentor.
 

@@ -8,7 +8,7 @@ classes are kept, and ``lambda_fd * mean ||f_student - f_imagenet||_2`` over the
 thing position the loss is 0 (the reference logs NaN; docs/methods.md §3 item 10).  The ImageNet backbone is a
 frozen copy built from the segmentor's backbone config (so it loads the same pretrained weights) and
 stays in eval mode.  It sees the image the student's features were computed on
-(``segmentor.feature_input``: the image itself, or HRDA's 0.5-scale context image, docs/methods.md §2.7).
+(``segmentor.feature_input``: the image itself, or HRDA's 0.5-scale context image, docs/methods.md §2.3).
 """
 from typing import Dict, Sequence
 

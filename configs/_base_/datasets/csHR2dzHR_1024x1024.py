@@ -1,0 +1,44 @@
+# Cityscapes -> Dark Zurich (night) at full resolution, 1024x1024 crops (MIC).
+# Loader semantics of MIC seg/configs/_base_/datasets/uda_cityscapesHR_to_darkzurichHR_1024x1024.py (docs/methods.md §2.3): Cityscapes (2048,1024), Dark Zurich (1920,1080); evaluated on the labelled val/night split; no pseudo-label margins.
+crop_size = (1024, 1024)
+source_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+# Target labels are never used for training (cat_max_ratio 1: the crop does not consult them).
+target_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1920, 1080), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+# Labels are loaded after Resize: evaluation runs at the original label resolution.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1920, 1080), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+source_dataset = dict(
+    type='CityscapesDataset', data_root='data/cityscapes/',
+    data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'), pipeline=source_train_pipeline)
+target_dataset = dict(
+    type='DarkZurichDataset', data_root='data/dark_zurich/',
+    data_prefix=dict(img_path='rgb_anon/train/night'), pipeline=target_train_pipeline)
+# Source-only training reads the source domain; UDA configs replace the training dataset.
+train_dataloader = dict(
+    batch_size=2, num_workers=1, persistent_workers=True,      # MIC / HRDA: one worker per GPU
+    sampler=dict(type='InfiniteSampler', shuffle=True), dataset=source_dataset)
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='DarkZurichDataset', data_root='data/dark_zurich/',
+                 data_prefix=dict(img_path='rgb_anon/val/night', seg_map_path='gt/val/night'), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
