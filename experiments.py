@@ -9,6 +9,7 @@ from typing import Callable, Dict, List, Tuple
 
 SEEDS = (0, 1, 2)
 CROSS_CONFIG = 'configs/cross/sepico-distcl+clip-procl_dlv2red-r101_1xb2-40k_gta2cs-640x640.py'
+HRDA_DIR = 'configs/hrda'
 
 
 def seed_sweep(name: str, config: str, seeds=SEEDS) -> List[Dict]:
@@ -52,6 +53,17 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
          lambda: sepico_runs('daformer-mitb5', 'syn2cs')),
     12: ('SePiCo DistCL + CLIP-ProCL objectives on the CLIP-ProCL segmentor, GTA5 -> Cityscapes',
          lambda: [dict(name='sepico-distcl+clip-procl_gta2cs', cfg_options={}, config=CROSS_CONFIG)]),
+    13: ('MIC(HRDA) demo on the synthetic driving scenes, 3 seeds (compare with experiments 1, 5)',
+         lambda: seed_sweep('mic_synthetic', 'configs/demo/mic_synthetic.py')),
+    14: ('HRDA and MIC(HRDA), MiT-B5, GTA5 / SYNTHIA -> Cityscapes at 1024 (HRDA 3 seeds; MIC seed 2)',
+         lambda: (seed_sweep('hrda_gtaHR2csHR', f'{HRDA_DIR}/hrda_mitb5_1xb2-40k_gtaHR2csHR-1024x1024.py')
+                  + [dict(name=f'mic-hrda_{b}', cfg_options={},
+                          config=f'configs/mic/mic-hrda_mitb5_1xb2-40k_{b}-1024x1024.py')
+                     for b in ('gtaHR2csHR', 'synHR2csHR')])),
+    15: ('MIC(HRDA), Cityscapes -> ACDC and -> Dark Zurich (separate masking, seed 2)',
+         lambda: [dict(name=f'mic-hrda_{b}', cfg_options={},
+                       config=f'configs/mic/mic-hrda_mitb5_1xb2-40k_{b}-1024x1024.py')
+                  for b in ('csHR2acdcHR', 'csHR2dzHR')]),
 }
 
 
