@@ -8,26 +8,11 @@
 # blocks (64 px of a 1024 crop scaled to 8 px of 128, ratio 0.7) trains on the teacher's pseudo-labels
 # of the unmasked batch, as a third stage with weight 1.
 _base_ = ['dacs_synthetic.py']
-norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    _delete_=True,
-    type='HRDAEncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size={{_base_.crop_size}}),
-    backbone=dict(type='mit_b0', drop_path_rate=0.1),
+    type='HRDAEncoderDecoder',            # the demo's backbone, preprocessing and test mode stay
     decode_head=dict(
-        type='HRDAHead',
-        head=dict(
-            type='DAFormerHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3], channels=128,
-            dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-            decoder_params=dict(
-                embed_dims=128,
-                embed_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
-                embed_neck_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
-                fusion_cfg=dict(type='aspp', sep=True, dilations=(1, 6, 12, 18), pool=False,
-                                act_cfg=dict(type='ReLU'), norm_cfg=norm_cfg)),
-            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        _delete_=True, type='HRDAHead',
+        head={{_base_.model.decode_head}},     # the demo's small DAFormer head on both scales
         scales=(0.5, 1.0),            # context, detail
         hr_loss_weight=0.1,           # lambda_d
         attention_embed_dim=128,      # the demo head's width (256 with the paper's DAFormer head)
@@ -35,9 +20,7 @@ model = dict(
     hr_crop_size=(64, 128),           # detail crop: half the training crop per side, as 512 of 1024
     crop_coord_divisible=8,           # output stride 4 x downscale 2
     hr_slide_inference=True,
-    feature_scale=0.5,
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    feature_scale=0.5)
 uda = dict(
     pseudo_labeller=dict(ignore_top=0, ignore_bottom=0),     # margins come from the pipeline
     masking=dict(type='BlockMasking', mask_ratio=0.7, mask_block_size=8),

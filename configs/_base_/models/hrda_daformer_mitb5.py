@@ -5,21 +5,11 @@
 # features, detail windows 512 / stride 256 for pseudo-labels and inference, outer test windows 1024 /
 # stride 512 (batched).  85,685,990 parameters (DAFormer's 85,155,283 + 530,707 of the attention head).
 _base_ = ['daformer_mitb5.py']
-norm_cfg = dict(type='BN', requires_grad=True)
-daformer_head = dict(
-    type='DAFormerHead', in_channels=[64, 128, 320, 512], in_index=[0, 1, 2, 3], channels=256,
-    dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-    decoder_params=dict(
-        embed_dims=256,
-        embed_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
-        embed_neck_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
-        fusion_cfg=dict(type='aspp', sep=True, dilations=(1, 6, 12, 18), pool=False,
-                        act_cfg=dict(type='ReLU'), norm_cfg=norm_cfg)),
-    loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0))
 model = dict(
     type='HRDAEncoderDecoder',
     decode_head=dict(
-        _delete_=True, type='HRDAHead', head=daformer_head,
+        _delete_=True, type='HRDAHead',
+        head={{_base_.model.decode_head}},     # DAFormer's sepaspp head, decoding both scales
         scales=(0.5, 1.0),              # context, detail
         hr_loss_weight=0.1,             # lambda_d
         attention_embed_dim=256,
