@@ -168,6 +168,16 @@ def test_training_path_losses_features_and_gradients():
     assert model.backbone.patch_embed1.proj.weight.grad.abs().sum() > 0
 
 
+def test_fd_sees_the_context_image():
+    model = build_tiny_hrda()
+    inputs = torch.randn(1, 3, 64, 128)
+    context = model.feature_input(inputs)
+    assert torch.allclose(context, F.interpolate(inputs, scale_factor=0.5, mode='bilinear',
+                                                 align_corners=False))
+    feats = model.extract_feat(inputs)
+    assert feats[-1].shape[2:] == (1, 2) and feats[0].shape[2:] == (8, 16)   # strides 32 / 4 of 32 x 64
+
+
 def test_inference_batches_the_detail_windows_and_predicts_full_size():
     model = build_tiny_hrda().eval()
     calls = []
