@@ -92,7 +92,6 @@ class LegacyTranslation:
     """A translated test config and what of the legacy file it did not use (training-only parts)."""
 
     config: Config
-    source: str
     unused: List[str] = field(default_factory=list)
 
 
@@ -537,7 +536,7 @@ def translate(legacy: Dict, source: str) -> LegacyTranslation:
     # named after the legacy file: the runner calls the test run and its dumped config after it
     named = Config(cfg.to_dict(), cfg_text=f'# translated from {source}\n',
                    filename=osp.splitext(source)[0] + '_translated.py')
-    return LegacyTranslation(named, source, unused)
+    return LegacyTranslation(named, unused)
 
 
 def load_legacy_config(path: str, cfg_options: Optional[Dict] = None) -> LegacyTranslation:

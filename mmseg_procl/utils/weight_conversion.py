@@ -12,7 +12,8 @@ kind               accepted input                                   output (read
 ``resnet_v1c``     open-mmlab ``resnet{50,101}_v1c-*.pth``;         ``pretrained/resnet{50,101}_v1c.pth``
                    timm deep-stem ``resnet{50,101}c``               (``open-mmlab://resnet101_v1c``)
 ``torchvision``    torchvision ``resnet{50,101}-*.pth`` (7x7 stem)   ``pretrained/resnet{50,101}_torchvision
-                                                                    .pth`` (torchvision-style ResNets)
+                                                                    .pth`` (for ProCA / WDASS: no config
+                                                                    reads it yet)
 ``clip``           open_clip / OpenAI state dicts (``.bin``, ``.pth``,  ``pretrained/clip_rn{50,101}.pth``
                    ``.safetensors``), CLIP-ProCL's                  (``model.clip_weights=...``)
                    ``RN101_clip_weights.pth``

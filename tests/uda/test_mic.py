@@ -36,7 +36,8 @@ def test_block_masks_layout_and_ratio():
     masked = masking(imgs)
     grid = expected.repeat_interleave(8, 2).repeat_interleave(8, 3)
     assert torch.equal(masked, imgs * grid)                  # masked pixels are 0 (the mean colour)
-    assert BlockMasking(0.7, 64).masks(torch.zeros(1, 3, 1024, 1024)).unique().tolist() in ([0.0, 1.0], [0.0], [1.0])
+    big = BlockMasking(0.7, 64).masks(torch.zeros(1, 3, 1024, 1024)).reshape(16, 64, 16, 64)
+    assert torch.equal(big.amin(dim=(1, 3)), big.amax(dim=(1, 3)))          # HRDA: 16 x 16 blocks of 64
     with pytest.raises(ValueError, match='mask_ratio must be in \\[0, 1\\)'):
         BlockMasking(mask_ratio=1.0)
 
@@ -125,6 +126,19 @@ def test_pseudo_weights_are_multiplied_by_the_margin_mask():
     algo.ema_model.encode_decode = confident_sky([])
     with pytest.raises(ValueError, match='pseudo-label margins .* and the pseudo_labeller also ignores rows'):
         algo.iteration_state(hand_batch(margins))['pseudo_weights']
+
+
+def test_margins_are_cropped_with_the_class_balanced_crop():
+    margins = torch.zeros(B, H, W)
+    margins[:, 10:50, 20:100] = 1
+    algo = build_mic(target_crop=dict(type='ClassBalancedCrop', crop_size=(32, 64), cat_max_ratio=0.75,
+                                      num_candidates=2, regenerate=False))
+    algo.ema_model.encode_decode = confident_sky([])
+    state = algo.iteration_state(hand_batch(margins))
+    boxes = state['target_pseudo']['boxes']
+    expected = torch.stack([margins[i, y1:y2, x1:x2] for i, (y1, y2, x1, x2) in enumerate(boxes)])
+    assert state['pseudo_weights'].shape == (B, 32, 64)
+    assert torch.equal(state['pseudo_weights'], expected)        # q = 1 times the same window of the mask
 
 
 def test_margin_mask_through_crop_flip_pack_and_pad():
