@@ -64,6 +64,10 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
          lambda: [dict(name=f'mic-hrda_{b}', cfg_options={},
                        config=f'configs/mic/mic-hrda_mitb5_1xb2-40k_{b}-1024x1024.py')
                   for b in ('csHR2acdcHR', 'csHR2dzHR')]),
+    16: ('cross: CLIP-ProCL on MIC(HRDA) and SePiCo DistCL on HRDA, MiT-B5, GTA5 -> Cityscapes at 1024',
+         lambda: [dict(name=f'{n}_gtaHR2csHR', cfg_options={},
+                       config=f'configs/cross/{n}_hrda-mitb5_1xb2-40k_gtaHR2csHR-1024x1024.py')
+                  for n in ('clip-procl+mic', 'sepico-distcl')]),
 }
 
 

@@ -125,7 +125,8 @@ def tiny(cfg, trees, work_dir):
     cfg.model.model.data_preprocessor.size = (32, 32)
     if cfg.model.get('masking'):
         cfg.model.masking.mask_block_size = 8
-    scale, crop = shrink_hrda(cfg) if cfg.model.model.type == 'HRDAEncoderDecoder' else ((64, 32), (32, 32))
+    hrda = cfg.model.model.type.endswith('HRDAEncoderDecoder')
+    scale, crop = shrink_hrda(cfg) if hrda else ((64, 32), (32, 32))
     if cfg.model.get('target_crop'):                        # SePiCo: uncropped targets, CBC crops
         cfg.model.model.data_preprocessor.size = None
         cfg.model.target_crop.crop_size = crop
@@ -159,7 +160,7 @@ def tiny(cfg, trees, work_dir):
 def test_two_iterations(path, request, tmp_path):
     register_all_modules()
     cfg = Config.fromfile(path)
-    trees = request.getfixturevalue('trees_hr' if cfg.model.type == 'HRDAEncoderDecoder' else 'trees')
+    trees = request.getfixturevalue('trees_hr' if cfg.model.type.endswith('HRDAEncoderDecoder') else 'trees')
     runner = Runner.from_cfg(tiny(cfg, trees, tmp_path))
     runner.train()
     scalars = runner.message_hub.log_scalars
@@ -168,16 +169,16 @@ def test_two_iterations(path, request, tmp_path):
     for key in ('train/src.decode.loss_seg', 'train/mix.decode.loss_seg'):
         assert 0 < scalars[key].current() < 10
     name = os.path.basename(path)
-    if ('daformer' in name or name.startswith(('hrda', 'mic'))) and not name.startswith('sepico'):
+    if ('daformer' in name or name.startswith(('hrda', 'mic', 'clip-procl+mic'))) and not name.startswith('sepico'):
         fd = scalars['train/src.loss_imnet_feat_dist'].current()
         assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
-    if name.startswith(('hrda', 'mic-hrda', 'sepico-distcl_hrda')):
+    if name.startswith(('hrda', 'mic-hrda', 'sepico-distcl_hrda', 'clip-procl+mic_hrda')):
         assert 0 < scalars['train/src.decode.hr.loss_seg'].current() < 1    # 0.1 * detail CE
-    if name.startswith('mic'):
+    if name.startswith(('mic', 'clip-procl+mic')):
         assert 0 <= scalars['train/masked.decode.loss_seg'].current() < 10
     if name.startswith('sepico'):
         assert 'train/src.loss_imnet_feat_dist' not in scalars      # SePiCo has no ImageNet FD
-    if name.startswith('clip_procl'):
+    if name.startswith(('clip_procl', 'clip-procl')):
         for key in ('src.loss_align', 'mix.loss_align', 'src.loss_prompt', 'mix.loss_prompt'):
             assert 0 < scalars['train/' + key].current() < 10, key
     if name.endswith('imgdistill.py'):
@@ -193,4 +194,4 @@ def test_two_iterations(path, request, tmp_path):
 def test_all_uda_configs_are_covered():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
              if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
-    assert len(names) == 32 and {os.path.basename(p) for p in CONFIGS} == names
+    assert len(names) == 33 and {os.path.basename(p) for p in CONFIGS} == names

@@ -23,10 +23,11 @@ The crop offsets are drawn from numpy's global generator, as in the reference (s
 
 Call graph::
 
-    train_forward -> sample_crop_box -> backbone(context) , backbone(detail crop)
+    train_forward -> sample_crop_box -> backbone_maps_with_extras(context) , backbone_maps(detail crop)
                   -> decode_head(context, detail, box) -> decode_head.loss_by_feat (decode.*)
-    encode_decode -> backbone(context) , slide_features (one batch of windows) -> decode_head -> resize
-    extract_feat  -> backbone(input at feature_scale)
+    encode_decode -> backbone_maps(context) , slide_features (backbone_maps of one batch of windows)
+                  -> decode_head -> resize
+    extract_feat  -> backbone_maps(input at feature_scale)
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -92,9 +93,19 @@ class HRDAEncoderDecoder(EncoderDecoder):
         ImageNet backbone sees."""
         return self.context_input(inputs)
 
+    def backbone_maps_with_extras(self, inputs: torch.Tensor
+                                  ) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor]]:
+        """Backbone maps of one input (context image, detail crop or window batch) and the segmentor's
+        extra training tensors (none here; the CLIP variant fuses CLIP features and returns them)."""
+        return list(self.backbone(inputs)), {}
+
+    def backbone_maps(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+        """Backbone maps of one input (every backbone pass of this segmentor goes through here)."""
+        return self.backbone_maps_with_extras(inputs)[0]
+
     def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Backbone maps of the input at ``feature_scale`` (the features FD compares)."""
-        return self.backbone(self.feature_input(inputs))
+        return self.backbone_maps(self.feature_input(inputs))
 
     def slide_features(self, inputs: torch.Tensor) -> SlideFeatures:
         """Backbone maps of all ``hr_crop_size`` windows (stride half a window when overlapping), as one
@@ -105,12 +116,12 @@ class HRDAEncoderDecoder(EncoderDecoder):
         boxes = [(y, min(y + crop_h, height), x, min(x + crop_w, width))
                  for y in slide_grid(height, crop_h, stride_h) for x in slide_grid(width, crop_w, stride_w)]
         windows = torch.cat([inputs[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in boxes])
-        return SlideFeatures(list(self.backbone(windows)), boxes)
+        return SlideFeatures(self.backbone_maps(windows), boxes)
 
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
         """Fused logits (context + averaged detail windows) resized to the input size."""
-        context = self.backbone(self.context_input(inputs))
-        detail = self.slide_features(inputs) if self.hr_slide_inference else self.backbone(inputs)
+        context = self.backbone_maps(self.context_input(inputs))
+        detail = self.slide_features(inputs) if self.hr_slide_inference else self.backbone_maps(inputs)
         fused = self.decode_head(context, detail)['fused']
         return resize(fused, inputs.shape[2:], align_corners=self.align_corners)
 
@@ -132,14 +143,15 @@ class HRDAEncoderDecoder(EncoderDecoder):
         ``1 - hr_loss_weight``) and detail loss (``decode.hr.loss_seg``).
 
         ``outputs``: ``feats`` (= ``context_feats``, at ``feature_scale``), ``detail_feats``,
-        ``crop_box`` and, when the decode head ran, ``logits`` (fused) and ``hrda`` (all head outputs).
+        ``crop_box``, the extras of the context pass (``backbone_maps_with_extras``) and, when the decode
+        head ran, ``logits`` (fused) and ``hrda`` (all head outputs).
         Auxiliary heads read the context features.
         """
         box = self.sample_crop_box(*inputs.shape[2:])
         y1, y2, x1, x2 = box
-        context = list(self.backbone(self.context_input(inputs)))
-        detail = list(self.backbone(inputs[:, :, y1:y2, x1:x2]))
-        outputs: Dict[str, object] = dict(feats=context, context_feats=context, detail_feats=detail,
+        context, extras = self.backbone_maps_with_extras(self.context_input(inputs))
+        detail = self.backbone_maps(inputs[:, :, y1:y2, x1:x2])
+        outputs: Dict[str, object] = dict(extras, feats=context, context_feats=context, detail_feats=detail,
                                           crop_box=box)
         losses: Dict[str, torch.Tensor] = {}
         if 'decode_head' in loss_heads:
