@@ -3,7 +3,8 @@ CLIP's map of the same image; the prompt objectives get the context pass's CLIP 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tiny_clip import EMBED, IMAGE, TEXT_WIDTH, VIS_WIDTH, register_test_backbone
+import pytest
+from tiny_clip import EMBED, IMAGE, TEXT_WIDTH, VIS_WIDTH, openai_state_dict, register_test_backbone
 
 from mmseg_procl.models.segmentors import CLIPEncoderDecoder, CLIPHRDAEncoderDecoder, HRDAEncoderDecoder
 from mmseg_procl.registry import MODELS
@@ -71,6 +72,9 @@ def test_context_and_detail_passes_are_fused_with_clip_of_the_same_image():
         text = model.text_embeddings()
         assert model.clip_logits(outputs['clip_feats'], text).shape == (2, 19, 2, 2)
         assert_maps_close(model.extract_feat(inputs), fused_by_hand(model, context))    # FD's features
+        feats, extras = model.extract_feat_with_extras(inputs)
+        assert_maps_close(feats, fused_by_hand(model, context))
+        torch.testing.assert_close(extras['clip_feats'], model.clip(context)[-1])
 
 
 def test_inference_fuses_context_and_every_detail_window():
@@ -129,6 +133,18 @@ def test_parts_names_freezing_and_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(other.eval().predict(inputs)[0].seg_logits.data,
                                    model.eval().predict(inputs)[0].seg_logits.data)
+
+
+def test_init_weights_loads_clip_and_initialises_the_prompt_context(tmp_path):
+    state = openai_state_dict(4)
+    torch.save(state, tmp_path / 'clip.pth')
+    model = build(clip_weights=str(tmp_path / 'clip.pth'))
+    model.init_weights()
+    assert torch.equal(model.clip.layer4[0].conv3.weight, state['visual.layer4.0.conv3.weight'])
+    assert torch.equal(model.text.text_projection, state['text_projection'])
+    assert torch.equal(model.prompt_learner.ctx[0], state['token_embedding.weight'][320])   # 'a'
+    with pytest.raises(ValueError, match="CLIPHRDAEncoderDecoder: clip_bn must be 'train' or 'frozen'"):
+        build(clip_bn='fozen')
 
 
 def test_clip_bn_frozen_keeps_the_tower_in_eval_mode():

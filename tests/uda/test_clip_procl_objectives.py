@@ -76,8 +76,12 @@ def test_prompt_learning_value_and_gradient_reaches_only_ctx():
 def test_prompt_learning_needs_a_clip_segmentor():
     objective = MODELS.build(dict(type='PromptLearning'))
     ctx = StageContext('source', torch.zeros(1, 3, 8, 8), [], [], None, torch.zeros(1, 8, 8).long())
-    with pytest.raises(KeyError, match='CLIPEncoderDecoder'):
+    with pytest.raises(KeyError, match='CLIPEncoderDecoder, or type=CLIPHRDAEncoderDecoder with an HRDAHead'):
         objective(ctx)
+    prototypes = MODELS.build(dict(type='CLIPTextPrototypes'))
+    ctx.model = torch.nn.Identity()
+    with pytest.raises(TypeError, match=r'CLIPHRDAEncoderDecoder with an HRDAHead\), got Identity'):
+        prototypes(ctx)
 
 
 def test_clip_distillation_gradient_reaches_projection_and_backbone_not_clip():

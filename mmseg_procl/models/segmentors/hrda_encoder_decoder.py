@@ -67,17 +67,17 @@ class HRDAEncoderDecoder(EncoderDecoder):
         super().__init__(backbone, decode_head, auxiliary_head, train_cfg, test_cfg, data_preprocessor,
                          init_cfg)
         if not isinstance(self.decode_head, HRDAHead):
-            raise ValueError(f'HRDAEncoderDecoder needs decode_head type HRDAHead, got '
+            raise ValueError(f'{type(self).__name__} needs decode_head type HRDAHead, got '
                              f'{type(self.decode_head).__name__}')
         self.scales = self.decode_head.scales
         if self.scales[1] != 1:
-            raise ValueError(f'HRDAEncoderDecoder: the detail scale must be 1 (full resolution), got '
+            raise ValueError(f'{type(self).__name__}: the detail scale must be 1 (full resolution), got '
                              f'scales={self.scales}')
         if feature_scale != self.scales[0]:
-            raise ValueError(f'HRDAEncoderDecoder: feature_scale={feature_scale} must be the context scale '
-                             f'{self.scales[0]} (the detail features cover only the crop)')
+            raise ValueError(f'{type(self).__name__}: feature_scale={feature_scale} must be the context '
+                             f'scale {self.scales[0]} (the detail features cover only the crop)')
         if len(hr_crop_size) != 2 or crop_coord_divisible < 1:
-            raise ValueError(f'HRDAEncoderDecoder: hr_crop_size (h, w) and crop_coord_divisible >= 1, '
+            raise ValueError(f'{type(self).__name__}: hr_crop_size (h, w) and crop_coord_divisible >= 1, '
                              f'got {hr_crop_size!r} and {crop_coord_divisible!r}')
         self.hr_crop_size = tuple(int(c) for c in hr_crop_size)
         self.crop_coord_divisible = crop_coord_divisible
@@ -106,6 +106,11 @@ class HRDAEncoderDecoder(EncoderDecoder):
     def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Backbone maps of the input at ``feature_scale`` (the features FD compares)."""
         return self.backbone_maps(self.feature_input(inputs))
+
+    def extract_feat_with_extras(self, inputs: torch.Tensor
+                                 ) -> Tuple[List[torch.Tensor], Dict[str, torch.Tensor]]:
+        """``extract_feat`` and the extras of that pass (the CLIP variant: its CLIP map)."""
+        return self.backbone_maps_with_extras(self.feature_input(inputs))
 
     def slide_features(self, inputs: torch.Tensor) -> SlideFeatures:
         """Backbone maps of all ``hr_crop_size`` windows (stride half a window when overlapping), as one
@@ -158,7 +163,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
             out = self.decode_head(context, detail, box)
             label = stack_pixel_field(data_samples, 'gt_sem_seg')
             if label is None:
-                raise KeyError('HRDAEncoderDecoder.train_forward: every data sample needs gt_sem_seg')
+                raise KeyError(f'{type(self).__name__}.train_forward: every data sample needs gt_sem_seg')
             weight = stack_pixel_field(data_samples, 'seg_weight')
             losses.update(add_prefix(self.decode_head.loss_by_feat(out, label.long(), weight, box), 'decode'))
             outputs.update(logits=out['fused'], hrda=out)

@@ -17,7 +17,7 @@ import torch
 from mmseg_procl.models.losses import pixel_cross_entropy
 from mmseg_procl.models.utils import resize
 from mmseg_procl.registry import MODELS
-from mmseg_procl.uda.prototypes import stage_text_embeddings
+from mmseg_procl.uda.prototypes import CLIP_AWARE_SEGMENTORS, stage_text_embeddings
 from mmseg_procl.uda.stage_context import StageContext
 from .base_objective import BaseObjective
 
@@ -41,8 +41,8 @@ class PromptLearning(BaseObjective):
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """``{'loss_prompt': loss_weight * CE(dense CLIP logits, labels)}``."""
         if 'clip_feats' not in ctx.extras:
-            raise KeyError('PromptLearning: the stage has no CLIP features; use a CLIP-aware '
-                           'segmentor (type=CLIPEncoderDecoder)')
+            raise KeyError(f'PromptLearning: the stage has no CLIP features; use a CLIP-aware '
+                           f'segmentor ({CLIP_AWARE_SEGMENTORS})')
         text = stage_text_embeddings(ctx)
         logits = ctx.model.clip_logits(ctx.extras['clip_feats'], text)
         logits = resize(logits, ctx.labels.shape[-2:], align_corners=self.align_corners)
