@@ -7,6 +7,8 @@ Behaviour of DAFormer's ``UDADataset`` (Hoyer et al., CVPR 2022, github.com/lhoy
 ``dict(source=<packed source sample>, target=<packed target sample>)`` where a packed sample is what
 the dataset's pipeline returns (``dict(inputs, data_samples)``).  Target labels, if the target
 pipeline loads any, are removed from the item (target ground truth is never used in training).
+With ``day_partners`` (SePiCo's Dark Zurich variant) the item also holds ``target_day``, the night
+target's daytime partner through the target pipeline with the same flip (``datasets/day_partners.py``).
 
 - Without RCS, ``len = len(source) * len(target)`` and item ``idx`` pairs source
   ``idx // len(target)`` with target ``idx % len(target)``.
@@ -35,6 +37,7 @@ from torch.utils.data import Dataset
 
 from mmseg_procl.registry import DATASETS
 from .class_stats import RcsStats, load_rcs_stats, rcs_class_probabilities
+from .day_partners import build_day_partners
 
 RCS_KEYS = ('min_pixels', 'class_temp', 'min_crop_ratio')
 MAX_CROP_CHECKS = 10
@@ -122,11 +125,13 @@ class UDADataset(Dataset):
 
     def __init__(self, source: Union[dict, Dataset], target: Union[dict, Dataset],
                  rare_class_sampling: Optional[dict] = None,
-                 rcs_stats: Optional[RcsStats] = None) -> None:
+                 rcs_stats: Optional[RcsStats] = None, day_partners: Optional[dict] = None) -> None:
         """Build both datasets, check their label spaces and prepare RCS if configured.
 
         ``rcs_stats`` replaces the statistics files of ``<source data_root>`` (for in-memory
         sources without a ``data_root``); it is ignored when ``rare_class_sampling`` is None.
+        ``day_partners=dict(corresp_dir, day_img_dir, night_key_prefix)`` adds each target's daytime
+        partner as ``target_day`` (Dark Zurich correspondences, ``datasets/day_partners.py``).
         """
         self.source = build_dataset(source, 'source')
         self.target = build_dataset(target, 'target')
@@ -135,6 +140,7 @@ class UDADataset(Dataset):
         self.rcs_enabled = rare_class_sampling is not None
         if self.rcs_enabled:
             self._init_rcs(dict(rare_class_sampling), rcs_stats)
+        self.day_partners = build_day_partners(self.target, day_partners)
 
     # ------------------------------------------------------------------------------ RCS setup
     def _init_rcs(self, rcs_cfg: dict, rcs_stats: Optional[RcsStats]) -> None:
@@ -208,7 +214,7 @@ class UDADataset(Dataset):
         if not 0 <= idx < len(self):
             raise IndexError(f'UDADataset: index {idx} out of range [0, {len(self)})')
         source = _check_packed(self.source[idx // len(self.target)], 'source')
-        return dict(source=source, target=self._target_sample(idx % len(self.target)))
+        return dict(source=source, **self._target_item(idx % len(self.target)))
 
     def get_rare_class_sample(self) -> dict:
         """Draw a class, a source file holding it (re-cropped while the class is too small), a target."""
@@ -221,7 +227,7 @@ class UDADataset(Dataset):
                 if self._class_pixels(source, c) > self.rcs_min_pixels * self.rcs_min_crop_ratio:
                     break
                 source = self._load_source(source_idx)
-        return dict(source=source, target=self._target_sample(np.random.randint(len(self.target))))
+        return dict(source=source, **self._target_item(np.random.randint(len(self.target))))
 
     def _load_source(self, idx: int) -> dict:
         """Source sample ``idx`` through the source pipeline."""
@@ -236,6 +242,14 @@ class UDADataset(Dataset):
                              "sample's gt_sem_seg, but the source pipeline loads no labels "
                              '(add LoadAnnotations)')
         return int((data_sample.gt_sem_seg.data == c).sum())
+
+    def _target_item(self, idx: int) -> dict:
+        """``dict(target=...)``, with day partners also ``target_day`` (flipped like the target)."""
+        target = self._target_sample(idx)
+        if self.day_partners is None:
+            return dict(target=target)
+        day = self.day_partners.load(self.target, idx, target['data_samples'].metainfo)
+        return dict(target=target, target_day=_check_packed(day, 'target (day partner)'))
 
     def _target_sample(self, idx: int) -> dict:
         """Target sample ``idx`` through the target pipeline, with its labels removed."""

@@ -1,6 +1,8 @@
 """RandomFlip: horizontal (or vertical) flip with probability ``prob`` (docs/methods.md §1.1 item 4).
 
-The draw ``np.random.rand() < prob`` follows mmseg 0.16's ``RandomFlip``.
+The draw ``np.random.rand() < prob`` follows mmseg 0.16's ``RandomFlip``, which also keeps a decision
+already present in the results (``flip`` / ``flip_direction``, set e.g. for SePiCo's Dark Zurich day
+partner, which must be flipped like its night image; no draw is made then).
 """
 from typing import Dict
 
@@ -23,12 +25,17 @@ class RandomFlip(BaseTransform):
         self.direction = direction
 
     def transform(self, results: Dict) -> Dict:
-        """Decide once, then flip image and labels with the same decision."""
-        flip = bool(np.random.rand() < self.prob)
+        """Decide once (or keep a decision already in ``results``), then flip image and labels alike."""
+        if 'flip' in results:                   # preset: e.g. a day image follows its night partner
+            flip = bool(results['flip'])
+            direction = results.get('flip_direction') or self.direction
+        else:
+            flip = bool(np.random.rand() < self.prob)
+            direction = self.direction
         results['flip'] = flip
-        results['flip_direction'] = self.direction if flip else None
+        results['flip_direction'] = direction if flip else None
         if flip:
-            axis = 1 if self.direction == 'horizontal' else 0
+            axis = 1 if direction == 'horizontal' else 0
             results['img'] = np.ascontiguousarray(np.flip(results['img'], axis=axis))
             for key in results.get('seg_fields', []):
                 results[key] = np.ascontiguousarray(np.flip(results[key], axis=axis))
