@@ -5,12 +5,12 @@ from .dacs import DACS
 from .iteration_state import IterationState
 from .masking import BlockMasking
 from .mix import ClassMix
-from .pseudo_label import PseudoLabeller
+from .pseudo_label import DayNightPseudoLabeller, PseudoLabeller
 from .source_only import SourceOnly
 from .stages import Stage
 from .strong_aug import StrongAugmentation
 from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
 
-__all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller',
+__all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
            'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking']

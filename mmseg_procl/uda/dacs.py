@@ -19,11 +19,14 @@ State entries (computed once per iteration, on first request)::
 
     source, source_samples, source_labels         the clean source batch
     target_full, target_samples                   the target batch as loaded
+    target_day_full                               the day partners of the target batch (SePiCo's Dark
+                                                  Zurich variant: ``target_day`` branch), or None
     pseudo_margin_mask                            the pipeline's pseudo-label margin mask, or None
     target_pseudo                                 teacher labels of the target; with target_crop:
                                                   crop windows chosen on the full image's labels,
                                                   the target cropped, labels regenerated (or cropped)
     target, pseudo_labels, pseudo_weights         the (cropped) clean target and its pseudo-labels
+    target_day                                    the (cropped) day partners, or None
     aug_switches                                  this iteration's colour-jitter / blur switches
     source_strong, target_strong                  strongly augmented source / target batches
     mix, mixed, mixed_labels, mixed_weights, mix_masks   ClassMix of source into target, augmented
@@ -146,6 +149,12 @@ class DACS(SourceOnly):
         """The target images as loaded (B, 3, H, W)."""
         return state['batch']['target']['inputs']
 
+    def provide_target_day_full(self, state: IterationState) -> Optional[torch.Tensor]:
+        """The day partners of the target batch as loaded (B, 3, H, W), or None without a ``target_day``
+        branch (``UDADataset(day_partners=...)``)."""
+        day = state['batch'].get('target_day')
+        return None if day is None else day['inputs']
+
     def provide_target_samples(self, state: IterationState) -> list:
         """The target data samples (metas only: target labels are never used)."""
         return state['batch']['target']['data_samples']
@@ -160,18 +169,37 @@ class DACS(SourceOnly):
                              'use one of them (HRDA: margins, ignore_top=0, ignore_bottom=0)')
         return mask
 
+    def teacher_pseudo_labels(self, target: torch.Tensor, day: Optional[torch.Tensor]):
+        """(labels, confidence) of the pseudo-label policy on the teacher's logits of ``target`` (and, for
+        a day-night policy, of its day partners ``day``, run first as the reference does)."""
+        uses_day = getattr(self.pseudo_labeller, 'uses_day_partner', False)
+        if uses_day and day is None:
+            raise ValueError(f'pseudo_labeller {type(self.pseudo_labeller).__name__} fuses night and day '
+                             'predictions, but the batch has no target_day branch; set '
+                             'day_partners=dict() in the UDADataset')
+        if not uses_day and day is not None:
+            raise ValueError(f'the batch has day partners (target_day) but pseudo_labeller '
+                             f'{type(self.pseudo_labeller).__name__} does not use them; use '
+                             "pseudo_labeller=dict(type='DayNightPseudoLabeller') or drop day_partners")
+        if day is None:
+            return self.pseudo_labeller.label(self.teacher_logits(target))
+        day_logits = self.teacher_logits(day)
+        return self.pseudo_labeller.label(self.teacher_logits(target), day_logits)
+
     def provide_target_pseudo(self, state: IterationState) -> dict:
         """Clean target (cropped if a crop policy is set), its pseudo-labels and weights (times the
-        pseudo-label margin mask when the pipeline provides one)."""
-        full, margins = state['target_full'], state['pseudo_margin_mask']
-        labels, confidence = self.pseudo_labeller.label(self.teacher_logits(full))
+        pseudo-label margin mask when the pipeline provides one); day partners are cropped alike."""
+        full, margins, day = state['target_full'], state['pseudo_margin_mask'], state['target_day_full']
+        labels, confidence = self.teacher_pseudo_labels(full, day)
         if self.target_crop is None:
             weights = self.pseudo_labeller.weights(confidence)
-            return dict(target=full, labels=labels, weights=weights if margins is None else weights * margins)
+            return dict(target=full, labels=labels, day=day,
+                        weights=weights if margins is None else weights * margins)
         boxes = self.target_crop.choose_batch(labels)
         target = self.target_crop.crop(full, boxes)
+        day = None if day is None else self.target_crop.crop(day, boxes)
         if self.target_crop.regenerate:
-            labels, crop_confidence = self.pseudo_labeller.label(self.teacher_logits(target))
+            labels, crop_confidence = self.teacher_pseudo_labels(target, day)
             weights = self.pseudo_labeller.weights(crop_confidence)
         else:
             ratio = (confidence >= self.pseudo_labeller.threshold).float().mean()
@@ -179,11 +207,15 @@ class DACS(SourceOnly):
             weights = self.pseudo_labeller.weights(self.target_crop.crop(confidence, boxes), ratio)
         if margins is not None:
             weights = weights * self.target_crop.crop(margins, boxes)
-        return dict(target=target, labels=labels, weights=weights, boxes=boxes)
+        return dict(target=target, labels=labels, weights=weights, boxes=boxes, day=day)
 
     def provide_target(self, state: IterationState) -> torch.Tensor:
         """The clean target batch the stages train on (B, 3, h, w)."""
         return state['target_pseudo']['target']
+
+    def provide_target_day(self, state: IterationState) -> Optional[torch.Tensor]:
+        """The (cropped) day partners of ``target``, or None."""
+        return state['target_pseudo']['day']
 
     def provide_pseudo_labels(self, state: IterationState) -> torch.Tensor:
         """Teacher pseudo-labels of ``target`` (B, h, w) long."""
