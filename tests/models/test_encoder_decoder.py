@@ -101,3 +101,39 @@ def test_pixel_cross_entropy_hand_values():
         1.5 * math.log(4) / 2)
     empty = torch.full((1, 1, 4), 255)
     assert pixel_cross_entropy(logits, empty, avg_non_ignore=True).item() == 0.0
+
+
+PRIOR = dict(frequencies='dark_zurich', scale=0.16, img_suffix='_rgb_anon.png')
+
+
+def test_test_time_class_prior_reweights_the_softmax_of_rgb_anon_images():
+    model = tiny_segmentor(test_cfg=dict(mode='whole', class_prior=PRIOR))
+    cw = torch.tensor([(sum(math.log(f) for f in FREQ) / 19 - math.log(f)) / STD_LOG * 0.16 + 1 for f in FREQ])
+    logits = torch.full((1, 19, 2, 4), -10.0)
+    logits[0, 0] = math.log(0.52)          # road 0.52 vs motorcycle 0.48: the prior favours the rare class
+    logits[0, 17] = math.log(0.48)
+    logits[0, 0, :, 2:] = math.log(0.9)     # right half: road clearly
+    model.inference = lambda inputs, metas: logits
+    night = SegDataSample(metainfo=dict(img_path='rgb_anon/val/night/x_rgb_anon.png', img_shape=(2, 4),
+                                        ori_shape=(4, 8), pad_shape=(2, 4)))
+    city = SegDataSample(metainfo=dict(img_path='leftImg8bit/val/y_leftImg8bit.png', img_shape=(2, 4),
+                                       ori_shape=(4, 8), pad_shape=(2, 4)))
+    out = model.predict(torch.zeros(1, 3, 2, 4), [night])[0]
+    weighted = F.interpolate(torch.softmax(logits, 1) * cw.view(1, -1, 1, 1), (4, 8), mode='bilinear',
+                             align_corners=False)[0]
+    assert torch.equal(out.pred_sem_seg.data[0], weighted.argmax(0))
+    assert (out.pred_sem_seg.data[0, :, :3] == 17).all() and (out.pred_sem_seg.data[0, :, 5:] == 0).all()
+    torch.testing.assert_close(out.seg_logits.data.exp(), weighted)
+    plain = model.predict(torch.zeros(1, 3, 2, 4), [city])[0]           # other images: no prior
+    assert (plain.pred_sem_seg.data[0] == 0).all()
+    with pytest.raises(KeyError, match="class_prior needs img_suffix"):
+        tiny_segmentor(test_cfg=dict(class_prior=dict(frequencies='dark_zurich', scale=0.16)))
+    with pytest.raises(ValueError, match='class_prior: 3 class weights for 19 classes'):
+        tiny_segmentor(test_cfg=dict(class_prior=dict(PRIOR, frequencies=[0.5, 0.3, 0.2])))
+
+
+FREQ = [0.36869696, 0.06084986, 0.22824049, 0.00655399, 0.00877272, 0.01227341, 0.00207795, 0.0055127,
+        0.15928651, 0.01157818, 0.04018982, 0.01218957, 0.00135122, 0.06994545, 0.00267456, 0.00235192,
+        0.00232904, 0.00098658, 0.00413907]
+MEAN_LOG = sum(math.log(f) for f in FREQ) / 19
+STD_LOG = math.sqrt(sum((math.log(f) - MEAN_LOG) ** 2 for f in FREQ) / 18)

@@ -194,6 +194,9 @@ def test_sepico_projection_head_and_legacy_names():
     assert model.auxiliary_head.in_index == (0, 1, 2, 3) and 'keep_conv_seg' not in model.auxiliary_head
     assert model.decode_head.type == 'DAFormerHead' and 'fusion' not in model.decode_head.decoder_params.fusion_cfg
     assert model.backbone == dict(type='mit_b5', style='pytorch')
+    # SePiCo's simple_test re-weights the softmax of *_rgb_anon.png images (Dark Zurich, ACDC)
+    assert model.test_cfg == dict(mode='whole', class_prior=dict(frequencies='dark_zurich', scale=0.16,
+                                                                 img_suffix='_rgb_anon.png'))
 
 
 @pytest.mark.parametrize('change, message', [
@@ -212,9 +215,6 @@ def test_sepico_projection_head_and_legacy_names():
      "model.auxiliary_head.type='FCNHead' has no counterpart in this package (expected 'ProjHead'); it is "
      'not used for prediction: drop it with --cfg-options model.auxiliary_head=None'),
     (lambda c: c['data'].pop('test'), 'legacy config: data.test is missing'),
-    (lambda c: (c['model'].update(type='EncoderDecoderProjector'),
-                c['data']['test'].update(type='DarkZurichDataset')),
-     'SePiCo (EncoderDecoderProjector) applies a test-time class prior to *_rgb_anon.png images'),
 ])
 def test_untranslatable_entries_are_named(change, message):
     cfg = legacy_config('dlv2red')

@@ -9,6 +9,13 @@ border), sums the window logits and divides by the per-pixel count (``batched_sl
 windows as one batch, as HRDA does).  ``predict`` removes the padding, resizes the logits bilinearly
 (align_corners=False) to the original image size and takes the argmax.
 
+``test_cfg.class_prior=dict(frequencies='dark_zurich', scale=0.16, img_suffix='_rgb_anon.png')`` is
+SePiCo's test-time prior (github.com/BIT-DA/SePiCo ``mmseg/models/segmentors/encoder_decoder_projector.py``
+``simple_test``; docs/methods.md §2.2.6): for an image whose file name ends with ``img_suffix`` the
+softmax is multiplied by the log-frequency class weights (``models/utils/class_prior.py``), resized to
+the original size and arg-maxed; ``seg_logits`` are then the log of those weighted probabilities (their
+argmax is the prediction).  Other images are predicted as usual.
+
 Call graph::
 
     forward(mode='loss')    -> loss -> extract_feat -> decode_head.loss (+ auxiliary heads)
@@ -19,11 +26,13 @@ Call graph::
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import nn
 
 from mmseg_procl.models.utils import resize
+from mmseg_procl.models.utils.class_prior import class_prior_weights
 from mmseg_procl.registry import MODELS
 from mmseg_procl.structures import SegDataSample
 
@@ -63,7 +72,8 @@ class EncoderDecoder(BaseModel):
     # state-dict prefixes that prediction never reads (a checkpoint may lack them)
     INFERENCE_UNUSED_PREFIXES: Tuple[str, ...] = ('auxiliary_head.',)
     # the keys read from the plain-dict arguments (others are refused, also by the config check)
-    CONFIG_DICT_KEYS = dict(train_cfg=(), test_cfg=('mode', 'crop_size', 'stride', 'batched_slide'))
+    CONFIG_DICT_KEYS = dict(train_cfg=(), test_cfg=('mode', 'crop_size', 'stride', 'batched_slide',
+                                                    'class_prior'))
 
     def __init__(self, backbone: dict, decode_head: dict,
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None,
@@ -81,6 +91,23 @@ class EncoderDecoder(BaseModel):
                                dict(train_cfg=self.train_cfg, test_cfg=self.test_cfg))
         if self.test_cfg.get('mode', 'whole') not in ('whole', 'slide'):
             raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {self.test_cfg['mode']!r}")
+        self.test_prior, self.test_prior_suffix = self._build_test_prior(self.test_cfg.get('class_prior'))
+
+    def _build_test_prior(self, cfg: Optional[dict]) -> Tuple[Optional[torch.Tensor], Optional[str]]:
+        """(C,) class weights and image-name suffix of ``test_cfg.class_prior`` (None, None without)."""
+        if cfg is None:
+            return None, None
+        owner = f'{type(self).__name__}.test_cfg.class_prior'
+        cfg = dict(cfg)
+        suffix = cfg.pop('img_suffix', None)
+        if not isinstance(suffix, str) or not suffix:
+            raise KeyError(f"{owner} needs img_suffix (e.g. '_rgb_anon.png'): the images it applies to")
+        weights = class_prior_weights(cfg, owner)
+        if len(weights) != self.num_classes:
+            raise ValueError(f'{owner}: {len(weights)} class weights for {self.num_classes} classes')
+        print_log(f'{type(self).__name__}: test-time class prior (scale {cfg["scale"]}) on the softmax of '
+                  f'images named *{suffix}', logger='current')
+        return weights, suffix
 
     @staticmethod
     def _build_auxiliary(cfg: Optional[Union[dict, List[dict]]]) -> Optional[nn.Module]:
@@ -207,14 +234,26 @@ class EncoderDecoder(BaseModel):
         out = self.encode_decode(torch.cat(crops), metas * len(crops))
         return list(out.split(crops[0].shape[0]))
 
+    def applies_test_prior(self, meta: dict) -> bool:
+        """Whether ``test_cfg.class_prior`` re-weights the image of ``meta`` (its name ends with the suffix)."""
+        return self.test_prior is not None and str(meta.get('img_path', '')).endswith(self.test_prior_suffix)
+
+    def apply_test_prior(self, logits: torch.Tensor, meta: dict) -> torch.Tensor:
+        """(1, C, h, w) logits, or softmax x class weights when the prior applies to this image."""
+        if not self.applies_test_prior(meta):
+            return logits
+        return torch.softmax(logits, dim=1) * logits.new_tensor(self.test_prior.tolist()).view(1, -1, 1, 1)
+
     def postprocess_result(self, seg_logits: torch.Tensor, batch_img_metas: List[dict],
                            data_samples: Optional[List] = None) -> List[SegDataSample]:
         """Crop padding, resize to ``ori_shape``, argmax; fill (or create) SegDataSamples."""
         data_samples = data_samples or [SegDataSample(metainfo=m) for m in batch_img_metas]
         for i, (sample, meta) in enumerate(zip(data_samples, batch_img_metas)):
             h, w = meta.get('img_shape', seg_logits.shape[2:])[:2]
-            logits = seg_logits[i:i + 1, :, :h, :w]
+            logits = self.apply_test_prior(seg_logits[i:i + 1, :, :h, :w], meta)
             logits = resize(logits, meta.get('ori_shape', (h, w))[:2], align_corners=self.align_corners)[0]
+            if self.applies_test_prior(meta):          # resized weighted probabilities -> log
+                logits = logits.clamp(min=torch.finfo(logits.dtype).tiny).log()
             sample.seg_logits = PixelData(data=logits)
             sample.pred_sem_seg = PixelData(data=logits.argmax(0, keepdim=True))
         return data_samples
