@@ -68,6 +68,11 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
          lambda: [dict(name=f'{n}_gtaHR2csHR', cfg_options={},
                        config=f'configs/cross/{n}_hrda-mitb5_1xb2-40k_gtaHR2csHR-1024x1024.py')
                   for n in ('clip-procl+mic', 'sepico-distcl')]),
+    17: ("SePiCo DistCL, Dark Zurich variant, DeepLab-v2 R101 / DAFormer MiT-B5, Cityscapes -> Dark Zurich "
+         "(SePiCo ids 7-8, 60k, seed 42)",
+         lambda: [dict(name=f'sepico-distcl_{a}_cs2dz', cfg_options={},
+                       config=f'configs/sepico/sepico-distcl_{a}_1xb2-60k_cs2dz-640x640.py')
+                  for a in ('dlv2-r101', 'daformer-mitb5')]),
 }
 
 

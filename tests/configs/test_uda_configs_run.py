@@ -20,6 +20,7 @@ from mmseg_procl.datasets.label_tables import SYNTHIA_ID_TO_TRAINID, build_lut, 
 from mmseg_procl.datasets.synthetic_export import export_synthetic
 from mmseg_procl.datasets.synthetic_scenes import render_scene
 from mmseg_procl.utils import register_all_modules
+from dark_zurich_tree import write_dark_zurich_tree
 from loss_traces import check_trace, hub_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,23 +44,6 @@ def write_synthia_tree(root, num, size=(64, 32)):
         gt[..., 0] = 7                                      # instance channel junk
         cv2.imwrite(str(root / 'RGB' / f'{i:07d}.png'), img)
         cv2.imwrite(str(root / 'GT' / 'LABELS' / f'{i:07d}.png'), gt)
-
-
-def write_dark_zurich_tree(root, num, size=(64, 32)):
-    """Dark Zurich layout: unlabelled train/night images, labelled val/night images."""
-    lut = build_lut(cityscapes_id_to_trainid())
-    for split in ('train', 'val'):
-        img_dir = root / 'rgb_anon' / split / 'night' / 'GOPR0001'
-        os.makedirs(img_dir)
-        if split == 'val':
-            os.makedirs(root / 'gt' / split / 'night' / 'GOPR0001')
-        for i in range(num):
-            img, ids = render_scene('target', 200 + i, size)
-            stem = f'GOPR0001_frame_{i:06d}'
-            cv2.imwrite(str(img_dir / f'{stem}_rgb_anon.png'), img)
-            if split == 'val':
-                cv2.imwrite(str(root / 'gt' / split / 'night' / 'GOPR0001' /
-                                f'{stem}_gt_labelTrainIds.png'), lut[ids])
 
 
 def write_acdc_tree(root, num, size=(64, 32)):
@@ -181,6 +165,10 @@ def test_two_iterations(path, request, tmp_path):
     if name.startswith(('clip_procl', 'clip-procl')):
         for key in ('src.loss_align', 'mix.loss_align', 'src.loss_prompt', 'mix.loss_prompt'):
             assert 0 < scalars['train/' + key].current() < 10, key
+    if name.endswith('60k_cs2dz-640x640.py'):                          # SePiCo's Dark Zurich variant
+        assert type(runner.model.pseudo_labeller).__name__ == 'DayNightPseudoLabeller'
+        assert len(runner.train_dataloader.dataset.day_partners.paths) == 2
+        assert runner.model.model.test_prior is not None
     if name.endswith('imgdistill.py'):
         assert 0 < scalars['train/src.loss_clip_feat_dist'].current() <= 2      # 1 - cos
     if 'sepico' in name:
@@ -194,4 +182,4 @@ def test_two_iterations(path, request, tmp_path):
 def test_all_uda_configs_are_covered():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
              if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
-    assert len(names) == 33 and {os.path.basename(p) for p in CONFIGS} == names
+    assert len(names) == 35 and {os.path.basename(p) for p in CONFIGS} == names
