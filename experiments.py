@@ -73,6 +73,10 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
          lambda: [dict(name=f'sepico-distcl_{a}_cs2dz', cfg_options={},
                        config=f'configs/sepico/sepico-distcl_{a}_1xb2-60k_cs2dz-640x640.py')
                   for a in ('dlv2-r101', 'daformer-mitb5')]),
+    18: ('DACS vs SePiCo Dark Zurich variant on the synthetic day -> night shift, 3 seeds each (make the data '
+         'first: see configs/demo/dacs_night_synthetic.py)',
+         lambda: (seed_sweep('dacs_night_synthetic', 'configs/demo/dacs_night_synthetic.py')
+                  + seed_sweep('sepico_dark_synthetic', 'configs/demo/sepico_dark_synthetic.py'))),
 }
 
 

@@ -84,8 +84,8 @@ class DayPartners:
         self.day_img_dir = osp.join(root, day_img_dir)
         self.night_key_prefix = night_key_prefix.strip('/')
         self.img_suffix = getattr(target, 'img_suffix', '.png')
-        img_prefix = getattr(target, 'data_prefix', {}).get('img_path', '')
-        self.night_dir = osp.join(root, img_prefix) if img_prefix else root
+        # mmengine joins data_root into data_prefix at construction: the image folder as the dataset sees it
+        self.night_dir = getattr(target, 'data_prefix', {}).get('img_path', '') or root
         check_pipeline_for_partners(getattr(target, 'pipeline', None))
         pairs = read_correspondences(self.corresp_dir)
         self.paths = self._resolve(target, pairs)

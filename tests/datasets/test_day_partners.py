@@ -48,6 +48,14 @@ def test_each_night_image_gets_its_day_partner_flipped_alike(tmp_path):
     assert flips == {True, False}
 
 
+def test_relative_data_root(tmp_path, monkeypatch):
+    write_dark_zurich_tree(tmp_path / 'data' / 'dz', num=2)
+    monkeypatch.chdir(tmp_path)
+    ds = uda('data/dz/')
+    assert ds.day_partners.paths[1] == f'data/dz/rgb_anon/train/day/{DAY_SEQ}/{day_stem(1)}_rgb_anon.png'
+    assert ds[1]['target_day']['inputs'].shape == (3, 32, 64)
+
+
 def test_random_flip_keeps_a_preset_decision_without_drawing():
     flip = RandomFlip(prob=0.5)
     img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
