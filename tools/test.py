@@ -37,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='folder for the test log (default: <ckpt dir>/test)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries')
+    parser.add_argument('--test-set', action='store_true',
+                        help='predict the test split (the "val" folder of the test images becomes "test"); '
+                             'needs --format-only')
     parser.add_argument('--aug-test', action='store_true',
                         help='multi-scale + flip testing of the original tool: not supported here')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
@@ -69,7 +72,8 @@ def main(argv=None) -> int:
             use_work_dir(args)
         test(args.config, args.checkpoint, eval_metrics=args.eval, show_dir=args.show_dir,
              opacity=args.opacity, format_only=args.format_only, eval_options=args.eval_options,
-             work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher)
+             work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+             test_set=args.test_set)
     except USER_ERRORS as err:
         if not is_user_error(err):
             raise

@@ -14,9 +14,10 @@ from mmseg_procl.engine.runner import SafeRunner
 from mmseg_procl.utils.checkpoint import load_checkpoint_file, load_segmentor_checkpoint
 from .config_utils import init_cpu_distributed, load_config, segmentor_config
 from .legacy_config import is_legacy_config, load_legacy_config
+from mmseg_procl.evaluation.submissions import check_submission, describe_submission, submission_path
 from .train import build_runner
 
-EVAL_OPTION_KEYS = ('imgfile_prefix', 'to_label_id')
+EVAL_OPTION_KEYS = ('imgfile_prefix', 'to_label_id', 'submission')
 
 
 def evaluator_config(eval_metrics, format_only: bool, eval_options: Dict) -> Dict:
@@ -28,11 +29,17 @@ def evaluator_config(eval_metrics, format_only: bool, eval_options: Dict) -> Dic
     if not isinstance(to_label_id, bool):
         raise ValueError(f'--eval-options to_label_id={to_label_id!r}: expected True or False')
     metric = dict(type='IoUMetric', iou_metrics=list(eval_metrics or ['mIoU']))
+    submission = eval_options.get('submission')
+    if submission is not None and not format_only:
+        raise ValueError(f'--eval-options submission={submission} needs --format-only (test labels are withheld)')
     if format_only:
         if 'imgfile_prefix' not in eval_options:
             raise KeyError('--format-only needs --eval-options imgfile_prefix=<output folder>')
         metric.update(format_only=True, output_dir=eval_options['imgfile_prefix'],
                       to_label_id=to_label_id)
+        if submission is not None:
+            submission_path(eval_options['imgfile_prefix'], submission)       # a bad kind fails here
+            metric.update(submission=submission)
     elif 'imgfile_prefix' in eval_options:
         metric.update(output_dir=eval_options['imgfile_prefix'], to_label_id=to_label_id)
     return metric
@@ -58,13 +65,41 @@ def default_test_log_dir(config: str, checkpoint: str) -> str:
     return osp.join(folder, 'preds', 'test_log') if is_legacy_config(config) else osp.join(folder, 'test')
 
 
+def use_test_split(cfg) -> str:
+    """``--test-set``: the benchmark's test split instead of the validation split of the test dataloader.
+
+    The path component ``val`` of ``test_dataloader.dataset.data_prefix.img_path`` becomes ``test`` (as
+    the DAFormer family's ``--test-set``); labels are dropped (``seg_map_path`` and ``LoadAnnotations``),
+    since test labels are withheld.  Returns the new image folder.
+    """
+    dataset = cfg.test_dataloader.dataset
+    folder = (dataset.get('data_prefix') or {}).get('img_path', '')
+    parts = folder.replace('\\', '/').split('/')
+    if 'val' not in parts:
+        raise ValueError(f'--test-set replaces the folder "val" of test_dataloader.dataset.data_prefix.img_path '
+                         f'with "test", but it is {folder!r}; give the test images with --cfg-options '
+                         'test_dataloader.dataset.data_prefix.img_path=...')
+    folder = '/'.join('test' if p == 'val' else p for p in parts)
+    dataset.data_prefix = dict(img_path=folder)
+    dataset.pipeline = [t for t in dataset.pipeline if t.get('type') != 'LoadAnnotations']
+    return folder
+
+
 def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir: Optional[str] = None,
                       opacity: float = 0.5, format_only: bool = False,
                       eval_options: Optional[Dict] = None, work_dir: Optional[str] = None,
-                      cfg_options: Optional[Dict] = None, launcher: str = 'none'):
+                      cfg_options: Optional[Dict] = None, launcher: str = 'none', test_set: bool = False):
     """Load a config and set up the test loop, evaluator and output hooks."""
     if not (eval_metrics or format_only or show_dir):
         raise ValueError('nothing to do: give --eval mIoU, --format-only or --show-dir')
+    if test_set and not format_only:
+        raise ValueError('--test-set needs --format-only: the test labels are withheld, so the test split can '
+                         'only be exported for the benchmark server')
+    submission = (eval_options or {}).get('submission')
+    if submission and format_only and 'imgfile_prefix' in (eval_options or {}):
+        path = submission_path(eval_options['imgfile_prefix'], submission)
+        if osp.exists(path):
+            raise FileExistsError(f'{path} already exists; remove it or choose another imgfile_prefix')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
     for flag, folder in (('--work-dir', work_dir), ('--show-dir', show_dir)):
@@ -73,6 +108,8 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
     if not 0.0 < opacity <= 1.0:
         raise ValueError(f'--opacity must be in (0, 1], got {opacity!r}')
     cfg = read_test_config(config, cfg_options)
+    if test_set:
+        print(f'--test-set: predicting {use_test_split(cfg)} (labels withheld)')
     cfg.model = segmentor_config(cfg.model)
     cfg.work_dir = work_dir or default_test_log_dir(config, checkpoint)
     cfg.load_from, cfg.resume = None, False
@@ -96,4 +133,11 @@ def test(config: str, checkpoint: str, **kwargs) -> Dict:
     runner = build_runner(cfg, config)
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     load_segmentor_checkpoint(model, checkpoint, checkpoint=weights)
-    return runner.test()
+    metrics = runner.test()
+    submission = (kwargs.get('eval_options') or {}).get('submission')
+    if submission and kwargs.get('format_only'):
+        dataset = runner.test_dataloader.dataset
+        paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+        path = submission_path(kwargs['eval_options']['imgfile_prefix'], submission)
+        print(describe_submission(path, submission, check_submission(path, submission, paths)))
+    return metrics

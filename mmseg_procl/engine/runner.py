@@ -36,6 +36,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from mmseg_procl.engine.hooks.evaluation_context_hook import EvaluationContextHook
 from mmseg_procl.errors import CheckpointError, ConfigError
 from mmseg_procl.registry import RUNNERS
 
@@ -132,6 +133,7 @@ class SafeRunner(Runner):
         if hooks:
             hooks = {k: v for k, v in hooks.items() if v is not None or k in MMENGINE_DEFAULT_HOOKS}
         super().register_default_hooks(hooks)
+        self.register_hook(EvaluationContextHook())      # split, resolution, student / teacher
 
     def _log_env(self, env_cfg: dict) -> None:
         """Full environment and config into the log file; one summary line on the console."""

@@ -34,6 +34,7 @@ from mmseg_procl.datasets.label_tables import MIOU13_CLASSES, MIOU16_CLASSES, NU
 from mmseg_procl.registry import METRICS
 from mmseg_procl.errors import EvaluationError
 from .prediction_export import export_prediction
+from .submissions import SUBMISSION_KINDS, SubmissionArchive
 
 ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 BUILTIN_SUBSETS: Dict[str, Tuple[int, ...]] = {'mIoU16': MIOU16_CLASSES, 'mIoU13': MIOU13_CLASSES}
@@ -172,6 +173,8 @@ class IoUMetric(BaseMetric):
         output_dir: when set, predictions are written there (``<image stem>.png``).
         format_only: only write predictions (needs ``output_dir``); ``compute_metrics`` returns {}.
         to_label_id: write Cityscapes labelIds instead of trainIds (19-class datasets only).
+        submission: with ``format_only``, write the benchmark server's archive instead of loose PNGs:
+            ``'dark_zurich'``, ``'acdc'`` or ``'cityscapes'`` (``evaluation/submissions.py``).
         prefix: prefix of the metric names.
     """
 
@@ -180,7 +183,7 @@ class IoUMetric(BaseMetric):
                  nan_to_num: Optional[float] = None, beta: float = 1,
                  collect_device: str = 'cpu', output_dir: Optional[str] = None,
                  format_only: bool = False, to_label_id: bool = False,
-                 prefix: Optional[str] = None) -> None:
+                 submission: Optional[str] = None, prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         metrics = [iou_metrics] if isinstance(iou_metrics, str) else list(iou_metrics)
         if not metrics or not set(metrics) <= set(ALLOWED_METRICS):
@@ -188,6 +191,11 @@ class IoUMetric(BaseMetric):
                            f'{list(ALLOWED_METRICS)}')
         if format_only and not output_dir:
             raise ValueError('format_only=True needs output_dir (where predictions are written)')
+        if submission is not None and (not format_only or submission not in SUBMISSION_KINDS):
+            raise ValueError(f'submission={submission!r} needs format_only=True and one of '
+                             f'{list(SUBMISSION_KINDS)}')
+        self.submission = submission
+        self._archive: Optional[SubmissionArchive] = None
         self.ignore_index = ignore_index
         self.metrics = metrics
         self.class_subsets = _normalise_subsets(class_subsets)
@@ -215,6 +223,9 @@ class IoUMetric(BaseMetric):
             sample = _as_dict(data_sample)
             img_path = sample.get('img_path') or '<image without img_path>'
             pred = _label_map(sample, 'pred_sem_seg', img_path)
+            if self.submission:
+                self.results.append(self._add_to_archive(sample, pred, img_path))
+                continue
             written = self._export(pred, sample, num_classes) if self.output_dir else None
             if self.format_only:
                 self.results.append(written)
@@ -238,6 +249,22 @@ class IoUMetric(BaseMetric):
                              f'{torch.unique(bad)[:10].tolist()} outside [0, {num_classes}) that '
                              f'are not ignore_index={self.ignore_index} (trainIds expected)')
         return packed[:-1].view(4, num_classes)
+
+    def _add_to_archive(self, sample: dict, pred: torch.Tensor, img_path: str) -> str:
+        """Add one image to the server archive (opened on the first image); return its PNG name."""
+        if self._archive is None:
+            self._archive = SubmissionArchive(self.output_dir, self.submission)
+        logits = sample.get('seg_logits')
+        data = None if logits is None else (logits.data if isinstance(logits, BaseDataElement)
+                                            else logits.get('data'))
+        if data is None:
+            raise KeyError(f'{img_path}: a {self.submission} submission needs seg_logits (class scores)')
+        try:
+            return self._archive.add(img_path, torch.as_tensor(data), pred)
+        except Exception:
+            self._archive.discard()
+            self._archive = None
+            raise
 
     def _export(self, pred: torch.Tensor, sample: dict, num_classes: int) -> str:
         """Write one prediction into ``output_dir``; return the written path."""
@@ -277,7 +304,12 @@ class IoUMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Percent metrics: aAcc, m<metric>, subsets, ``IoU.<class>``; logs a per-class table."""
         if self.format_only:
-            print_log(f'predictions written to {self.output_dir}', logger='current')
+            if self._archive is not None:
+                path = self._archive.close()
+                self._archive = None
+                print_log(f'{len(results)} predictions written to {path}', logger='current')
+            else:
+                print_log(f'predictions written to {self.output_dir}', logger='current')
             return {}
         class_names = self._class_names()
         if not results:
