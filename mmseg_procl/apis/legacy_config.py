@@ -455,6 +455,8 @@ def translate_test_data(data: Any, img_norm_cfg: Optional[Dict], unused: List[st
     prefix = dict(img_path=part.get('img_dir', ''))
     if part.get('ann_dir'):
         prefix['seg_map_path'] = part['ann_dir']
+    else:                                   # no labels (a test split): nothing to load
+        pipeline = [t for t in pipeline if t['type'] != 'LoadAnnotations']
     dataset = dict(type=kind, data_root=part.get('data_root', ''), data_prefix=prefix,
                    pipeline=pipeline, test_mode=True)
     if part.get('split'):

@@ -339,3 +339,42 @@ def test_sepico_pair_and_missing_files(tmp_path):
     empty.mkdir()
     with pytest.raises(WorkDirError, match="holds no single dumped config: .* found no .json / .py file"):
         resolve_work_dir(str(empty))
+
+
+def test_released_sepico_dark_zurich_submission_applies_the_test_prior(tmp_path):
+    """SePiCo's README command on a released Dark Zurich model (data.test = rgb_anon/test/night) writes the
+    server zip; its labels are this package's predictions with the 0.16 class prior on the softmax."""
+    import io
+    import zipfile
+    from dark_zurich_tree import write_dark_zurich_tree
+    from mmseg_procl.models.utils.class_prior import DARK_ZURICH_CLASS_FREQUENCIES, log_frequency_weights
+    model = our_segmentor('sepico').eval()
+    folder = write_released_dir(tmp_path / 'pretrained', 'sepico', model.state_dict())
+    root = write_dark_zurich_tree(tmp_path / 'dark_zurich', num=1, size=(96, 48), num_test=2)
+    config = f'{folder}/{RUN_NAMES["sepico"]}.json'
+    cfg = json.load(open(config))
+    cfg['data']['test'] = dict(type='DarkZurichDataset', data_root=str(root), img_dir='rgb_anon/test/night',
+                               test_mode=True, pipeline=cfg['data']['test']['pipeline'])
+    json.dump(cfg, open(config, 'w'))
+    out = tmp_path / 'dark_test'
+    run = subprocess.run(['python', '-m', 'tools.test', config, f'{folder}/{RUN_NAMES["sepico"]}.pth', '--format-only',
+                          '--eval-options', f'imgfile_prefix={out}', 'submission=dark_zurich',
+                          '--cfg-options', 'data.test.pipeline.1.img_scale=[96,48]'],
+                         cwd=REPO, capture_output=True, text=True, env=ENV)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    assert 'test-time class prior (scale 0.16) on the softmax of images named *_rgb_anon.png' in log
+    assert 'test: student predictions on DarkZurichDataset' in log and '(2 images, no labels' in log
+    # this package's model with the weights loaded directly, prior by hand
+    cw = log_frequency_weights(DARK_ZURICH_CLASS_FREQUENCIES, 0.16).view(1, -1, 1, 1)
+    with zipfile.ZipFile(out / 'dark_zurich_submission.zip') as archive:
+        for i in range(2):
+            name = f'GOPR0364_frame_{i:06d}_rgb_anon.png'
+            img = np.array(Image.open(root / 'rgb_anon' / 'test' / 'night' / 'GOPR0364' / name))
+            data = model.data_preprocessor(dict(inputs=[torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)],
+                                                data_samples=None), False)
+            with torch.no_grad():
+                meta = [dict(img_shape=(48, 96), pad_shape=(48, 96))]
+                probs = torch.softmax(model.encode_decode(data['inputs'], meta), 1) * cw
+            written = np.array(Image.open(io.BytesIO(archive.read(f'labelTrainIds/{name}'))))
+            assert np.array_equal(written, probs.argmax(1)[0].numpy()), name

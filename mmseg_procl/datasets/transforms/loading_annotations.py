@@ -51,7 +51,11 @@ class LoadAnnotations(BaseTransform):
 
     def transform(self, results: Dict) -> Dict:
         """Read, remap and validate the label map."""
-        path = results['seg_map_path']
+        path = results.get('seg_map_path')
+        if not path:
+            raise KeyError(f'LoadAnnotations: {results.get("img_path", "an image")} has no label file (the dataset '
+                           'has no data_prefix.seg_map_path, e.g. a test split whose labels are withheld); remove '
+                           'LoadAnnotations from the pipeline, or export with --format-only')
         label = self._match_image_size(read_label_map(path), results)
         label = self._remap(label, results)
         num_classes = results.get('num_classes')
