@@ -96,6 +96,9 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
         raise ValueError('--test-set needs --format-only: the test labels are withheld, so the test split can '
                          'only be exported for the benchmark server')
     submission = (eval_options or {}).get('submission')
+    if submission and launcher != 'none':
+        raise ValueError(f'--eval-options submission={submission} writes one archive from one process; run '
+                         'without --launcher (several processes would each write a share of the images)')
     if submission and format_only and 'imgfile_prefix' in (eval_options or {}):
         path = submission_path(eval_options['imgfile_prefix'], submission)
         if osp.exists(path):

@@ -64,6 +64,8 @@ def export_synthetic_dark_zurich(out_dir: str, num: int, size: Sequence[int], se
         raise ValueError(f'num must be an int >= 2 (train and val), got {num!r}')
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f'val_fraction must be in (0, 1), got {val_fraction!r}')
+    if isinstance(num_test, bool) or not isinstance(num_test, int) or num_test < 0:
+        raise ValueError(f'num_test must be an int >= 0, got {num_test!r}')
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
         raise FileExistsError(f'out_dir {out_dir!r} is not empty; pass overwrite=True (CLI: --overwrite)')
     num_val = min(max(int(round(num * val_fraction)), 1), num - 1)

@@ -38,6 +38,8 @@ def test_layout_pairs_and_night_look(night_tree):
     gt = cv2.imread(str(night_tree / 'gt/val/night/GOPR0003/GOPR0003_frame_000004_gt_labelTrainIds.png'), 0)
     assert gt.shape == (32, 64) and set(np.unique(gt)) <= set(range(19)) | {255}
     assert os.listdir(night_tree / 'rgb_anon/test/night/GOPR0004') == ['GOPR0004_frame_000006_rgb_anon.png']
+    with pytest.raises(ValueError, match='num_test must be an int >= 0, got -2'):
+        export_synthetic_dark_zurich(str(night_tree / 'x'), num=6, size=(64, 32), seed=2, num_test=-2)
     with pytest.raises(FileExistsError, match='is not empty'):
         export_synthetic_dark_zurich(str(night_tree), num=6, size=(64, 32), seed=2)
 

@@ -101,6 +101,9 @@ def test_bad_submission_options_are_named(setup, tmp_path):
     with pytest.raises(KeyError, match="submission='kitti': expected one of"):
         run_test(config, ckpt, format_only=True, eval_options=dict(imgfile_prefix=str(tmp_path), submission='kitti'),
              **kwargs)
+    with pytest.raises(ValueError, match='writes one archive from one process; run without --launcher'):
+        run_test(config, ckpt, format_only=True, launcher='pytorch',
+                 eval_options=dict(imgfile_prefix=str(tmp_path), submission='acdc'), **kwargs)
     with pytest.raises(ValueError, match='--test-set needs --format-only'):
         run_test(config, ckpt, eval_metrics=['mIoU'], test_set=True, **kwargs)
     with pytest.raises(ValueError, match="--test-set replaces the folder \"val\" .* but it is 'x/train'"):
