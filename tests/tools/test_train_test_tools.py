@@ -33,7 +33,7 @@ def test_train_two_checkpoints_and_per_class_table(full_run):
     assert sorted(os.listdir(work_dir)).count('iter_4.pth') == 1
     assert os.path.isfile(os.path.join(work_dir, 'iter_2.pth'))
     assert '| Class         |   IoU |   Acc |' in log and 'mIoU16' in log
-    # what was evaluated: split, resolution, model (users.md row 4)
+    # what was evaluated: split, resolution, model
     assert ('validation: student predictions on SyntheticDrivingDataset (in memory) (3 images, labelled), '
             'no resize (original size), scored at the original label size') in log
     losses = logged_losses(work_dir)

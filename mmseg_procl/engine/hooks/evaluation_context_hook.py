@@ -1,6 +1,6 @@
 """EvaluationContextHook: one log line saying what a validation / test run evaluates.
 
-Users of the DAFormer family regularly misread results (users.md row 4: val vs test split, evaluation
+Users of the DAFormer family regularly misread results (val vs test split, evaluation
 resolution, student vs teacher; DAFormer #23 / MIC #79 / corda #6).  Before every validation and test
 loop this hook logs the split (dataset type, image folder, image count, whether it has labels), the
 resolution (the test pipeline's ``Resize`` scale; predictions are resized back and scored at the label
