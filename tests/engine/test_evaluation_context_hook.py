@@ -25,5 +25,6 @@ def test_split_resolution_and_model_are_named(tmp_path):
     runner = SimpleNamespace(model=SimpleNamespace(module=SimpleNamespace()))       # wrapped student
     line = describe_evaluation('test', runner, SimpleNamespace(dataset=test))
     assert line.startswith('test: student predictions on DarkZurichDataset') and \
-        '(1 images, no labels: predictions can only be exported), no resize (original size)' in line
+        '(1 images, no labels: predictions can only be exported), no resize (original size), written at the ' \
+        'original image size' in line
     assert describe_evaluation('test', runner, None) is None

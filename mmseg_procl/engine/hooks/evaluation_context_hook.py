@@ -37,8 +37,9 @@ def describe_evaluation(stage: str, runner, dataloader) -> Optional[str]:
     folder = (getattr(dataset, 'data_prefix', None) or {}).get('img_path') or '(in memory)'
     labels = getattr(dataset, 'has_labels', True)
     labelled = 'labelled' if labels else 'no labels: predictions can only be exported'
+    target = 'scored at the original label size' if labels else 'written at the original image size'
     return (f'{stage}: {who} predictions on {type(dataset).__name__} {folder} ({len(dataset)} images, '
-            f'{labelled}), {describe_resize(dataset)}, scored at the original label size')
+            f'{labelled}), {describe_resize(dataset)}, {target}')
 
 
 @HOOKS.register_module()
