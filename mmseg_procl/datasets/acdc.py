@@ -12,7 +12,7 @@ from .cityscapes import CityscapesDataset
 class ACDCDataset(CityscapesDataset):
     """ACDC with the 19 Cityscapes classes."""
 
-    LAYOUT = ('<data_root>/rgb_anon/{train,val}/**/*_rgb_anon.png and '
+    LAYOUT = ('<data_root>/rgb_anon/{train,val,test}/**/*_rgb_anon.png and '
               '<data_root>/gt/{train,val}/**/*_gt_labelTrainIds.png (conditions flattened with '
               'rsync as in the README)')
 
