@@ -35,7 +35,8 @@ def log_frequency_weights(frequencies: Sequence[float], scale: float) -> torch.T
     Raises ``ValueError`` for fewer than two classes, a non-positive frequency, or a weight <= 0 (a
     scale so large that a class would be suppressed or inverted).
     """
-    freq = torch.as_tensor([float(f) for f in frequencies], dtype=torch.float32)
+    # on the CPU explicitly: models may be built under ``torch.device('meta')``
+    freq = torch.as_tensor([float(f) for f in frequencies], dtype=torch.float32, device='cpu')
     if freq.numel() < 2 or (freq <= 0).any():
         raise ValueError(f'class prior: frequencies must be >= 2 positive numbers, got {list(frequencies)}')
     log_f = torch.log(freq)
