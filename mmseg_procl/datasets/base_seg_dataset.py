@@ -7,7 +7,9 @@ names relative to ``img_path`` without the suffix.  Differences, on purpose: the
 reference order is the file system's), and a missing folder, an empty folder or an image without a
 label fails at construction with a message naming the path and the expected layout.
 A dataset without labels (e.g. an unlabelled target domain) omits ``seg_map_path`` from
-``data_prefix``.
+``data_prefix``.  ``data_prefix.pseudo_label_path`` (with ``pseudo_label_suffix``, default the label
+suffix) adds externally produced pseudo-labels (PCPR's offline target labels) as each sample's
+``pseudo_label_path``, checked like labels; ``LoadPseudoLabels`` loads them.
 
 Label maps whose size differs from their image (a handful of GTA5 files) are found at construction
 from the file headers.  Evaluation data (``test_mode=True``; the train / test tools set it for the
@@ -82,17 +84,19 @@ class BaseSegDataset(BaseDataset):
                  data_prefix: Optional[dict] = None, indices: Optional[Union[int, Sequence[int]]] = None,
                  serialize_data: bool = True, pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False, lazy_init: bool = False, max_refetch: int = 1000,
-                 ignore_index: int = IGNORE_INDEX, reduce_zero_label: bool = False) -> None:
+                 ignore_index: int = IGNORE_INDEX, reduce_zero_label: bool = False,
+                 pseudo_label_suffix: Optional[str] = None) -> None:
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
+        self.pseudo_label_suffix = pseudo_label_suffix or seg_map_suffix
         self.ignore_index = ignore_index
         self.reduce_zero_label = reduce_zero_label
         if data_prefix is None:
             data_prefix = dict(img_path='', seg_map_path='')
-        unknown = set(data_prefix) - {'img_path', 'seg_map_path'}
+        unknown = set(data_prefix) - {'img_path', 'seg_map_path', 'pseudo_label_path'}
         if unknown:
             raise KeyError(f'{type(self).__name__}: unknown data_prefix keys {sorted(unknown)}; '
-                           "expected 'img_path' and optionally 'seg_map_path'")
+                           "expected 'img_path' and optionally 'seg_map_path', 'pseudo_label_path'")
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
                          data_prefix=dict(data_prefix), indices=indices,
                          serialize_data=serialize_data, pipeline=build_pipeline(pipeline),
@@ -142,11 +146,16 @@ class BaseSegDataset(BaseDataset):
         seg_dir = self.data_prefix.get('seg_map_path')
         if seg_dir is not None:
             self._check_folder(seg_dir, 'label')
+        pseudo_dir = self.data_prefix.get('pseudo_label_path')
+        if pseudo_dir is not None:
+            self._check_folder(pseudo_dir, 'pseudo-label')
         names = self._image_names(img_dir)
         if not names:
             raise FileNotFoundError(f'{type(self).__name__}: no images ending with '
                                     f'{self.img_suffix!r} found under {img_dir!r}; {self._layout_hint()}')
         data_list = [self._data_info(img_dir, seg_dir, name) for name in names]
+        if pseudo_dir is not None:
+            self._add_pseudo_labels(data_list, img_dir, pseudo_dir, names)
         if seg_dir is not None:
             self._check_label_sizes(data_list)
         return data_list
@@ -167,6 +176,20 @@ class BaseSegDataset(BaseDataset):
             data_list[i]['label_size_mismatch'] = True
         print_log(f'{what}; they are resized (nearest) to their image size when loaded, as the '
                   f'reference pipelines do:\n  {listed}{more}', logger='current', level=logging.WARNING)
+
+    def _add_pseudo_labels(self, data_list: List[dict], img_dir: str, pseudo_dir: str, names: List[str]) -> None:
+        """Each sample's ``pseudo_label_path``; one error counting the images without one."""
+        missing = []
+        for info, name in zip(data_list, names):
+            path = osp.join(pseudo_dir, name[:-len(self.img_suffix)] + self.pseudo_label_suffix)
+            if not osp.isfile(path):
+                missing.append(path)
+            info['pseudo_label_path'] = path
+        if missing:
+            raise FileNotFoundError(f'{type(self).__name__}: {len(missing)} of {len(data_list)} images under '
+                                    f'{img_dir!r} have no pseudo-label file, e.g. {missing[0]!r} '
+                                    f"(pseudo_label_suffix={self.pseudo_label_suffix!r}; "
+                                    'tools/convert_datasets/pseudo_labels.py writes them)')
 
     def _data_info(self, img_dir: str, seg_dir: Optional[str], name: str) -> dict:
         """The data-info dict of one image (label existence checked)."""

@@ -82,11 +82,13 @@ class SegDataPreProcessor(BaseDataPreprocessor):
         return dict(inputs=batch, data_samples=samples)
 
     def _pad_sample(self, sample, hw: Tuple[int, int]) -> None:
-        """Pad ``gt_sem_seg`` (255), ``seg_weight`` and ``valid_pseudo_mask`` (0) of one sample; record
+        """Pad ``gt_sem_seg`` and ``pseudo_label`` (255), ``seg_weight`` and ``valid_pseudo_mask`` (0) of one
+        sample; record
         ``pad_shape``."""
-        if 'gt_sem_seg' in sample:
-            sample.gt_sem_seg = PixelData(
-                data=pad_bottom_right(sample.gt_sem_seg.data, hw, self.seg_pad_val))
+        for name in ('gt_sem_seg', 'pseudo_label'):         # labels and offline pseudo-labels: 255
+            if name in sample:
+                setattr(sample, name, PixelData(
+                    data=pad_bottom_right(getattr(sample, name).data, hw, self.seg_pad_val)))
         for name in ('seg_weight', 'valid_pseudo_mask'):
             if name in sample:
                 setattr(sample, name, PixelData(data=pad_bottom_right(getattr(sample, name).data, hw, 0.0)))

@@ -26,6 +26,8 @@ State entries (computed once per iteration, on first request)::
                                                   crop windows chosen on the full image's labels,
                                                   the target cropped, labels regenerated (or cropped)
     target, pseudo_labels, pseudo_weights         the (cropped) clean target and its pseudo-labels
+    offline_pseudo_labels                         externally produced target labels (LoadPseudoLabels),
+                                                  cropped like the target
     target_day                                    the (cropped) day partners, or None
     aug_switches                                  this iteration's colour-jitter / blur switches
     source_strong, target_strong                  strongly augmented source / target batches
@@ -212,6 +214,17 @@ class DACS(SourceOnly):
     def provide_target(self, state: IterationState) -> torch.Tensor:
         """The clean target batch the stages train on (B, 3, h, w)."""
         return state['target_pseudo']['target']
+
+    def provide_offline_pseudo_labels(self, state: IterationState) -> torch.Tensor:
+        """(B, h, w) long offline pseudo-labels of the target batch (255 = none), cropped with the target."""
+        labels = stack_pixel_field(state['target_samples'], 'pseudo_label')
+        if labels is None:
+            raise KeyError('a stage reads offline_pseudo_labels but the target samples carry none; add '
+                           "LoadPseudoLabels to the target pipeline and the dataset's data_prefix.pseudo_label_path")
+        labels = labels.long()
+        if self.target_crop is not None:
+            labels = self.target_crop.crop(labels, state['target_pseudo']['boxes'])
+        return labels
 
     def provide_target_day(self, state: IterationState) -> Optional[torch.Tensor]:
         """The (cropped) day partners of ``target``, or None."""

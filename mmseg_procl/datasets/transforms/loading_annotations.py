@@ -96,3 +96,35 @@ class LoadAnnotations(BaseTransform):
                 out[label == old] = new
             label = out
         return label
+
+
+@TRANSFORMS.register_module()
+class LoadPseudoLabels(BaseTransform):
+    """Load externally produced pseudo-labels ``results['pseudo_label_path']`` into ``results['pseudo_label']``.
+
+    PCPR (github.com/sunrui570-dev/PCPF) trains with offline target labels (e.g. SAM-refined, converted by
+    ``tools/convert_datasets/pseudo_labels.py``); the dataset names the file (``data_prefix.pseudo_label_path``).
+    The map is an 8-bit train-id PNG of the image's size (255 = no label); it joins ``seg_fields`` so resize
+    (nearest), crop and flip treat it like the labels, ``Pad`` fills 255, ``PackSegInputs`` packs it as
+    ``pseudo_label`` and the data preprocessor pads it with 255.  Errors name the file.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        """Read and validate the map; add it as a seg field."""
+        path = results.get('pseudo_label_path')
+        if not path:
+            raise KeyError(f'LoadPseudoLabels: {results.get("img_path", "an image")} has no pseudo-label file; set '
+                           "the dataset's data_prefix.pseudo_label_path (see docs/data.md §7)")
+        label = read_label_map(path)
+        ori = results.get('ori_shape')
+        if ori is not None and tuple(label.shape) != tuple(ori[:2]):
+            raise ValueError(f'pseudo-label {path} is {label.shape[1]}x{label.shape[0]} but its image '
+                             f'{results.get("img_path")} is {ori[1]}x{ori[0]}; expected the same size')
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            check_label_values(label, path, num_classes, results.get('ignore_index', 255))
+        results['pseudo_label'] = label.astype(np.uint8)
+        results.setdefault('seg_fields', [])
+        if 'pseudo_label' not in results['seg_fields']:
+            results['seg_fields'].append('pseudo_label')
+        return results

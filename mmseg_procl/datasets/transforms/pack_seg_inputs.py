@@ -40,6 +40,9 @@ class PackSegInputs(BaseTransform):
         if 'gt_seg_weight' in results:
             weight = results['gt_seg_weight'][None].astype(np.float32)
             sample.seg_weight = PixelData(data=torch.from_numpy(np.ascontiguousarray(weight)))
+        if 'pseudo_label' in results:               # LoadPseudoLabels (offline target pseudo-labels)
+            pseudo = results['pseudo_label'][None].astype(np.int64)
+            sample.pseudo_label = PixelData(data=torch.from_numpy(np.ascontiguousarray(pseudo)))
         if 'valid_pseudo_mask' in results:          # PseudoLabelMargins (HRDA's pseudo-label margins)
             mask = results['valid_pseudo_mask'][None].astype(np.float32)
             sample.valid_pseudo_mask = PixelData(data=torch.from_numpy(np.ascontiguousarray(mask)))
