@@ -42,6 +42,19 @@ def check_label_values(label: np.ndarray, path: str, num_classes: int, ignore_in
                          f'rather than *_labelTrainIds.png?)')
 
 
+def add_label_field(results: Dict, key: str, label: np.ndarray, path: str) -> Dict:
+    """Validate ``label`` against the dataset's classes, store it as uint8 ``results[key]`` and register
+    ``key`` in ``seg_fields`` (so resize, crop, flip and pad treat it like the labels)."""
+    num_classes = results.get('num_classes')
+    if num_classes is not None:
+        check_label_values(label, path, num_classes, results.get('ignore_index', 255))
+    results[key] = label.astype(np.uint8)
+    results.setdefault('seg_fields', [])
+    if key not in results['seg_fields']:
+        results['seg_fields'].append(key)
+    return results
+
+
 @TRANSFORMS.register_module()
 class LoadAnnotations(BaseTransform):
     """Load ``results['seg_map_path']`` into ``results['gt_seg_map']`` (uint8 train ids)."""
@@ -58,14 +71,7 @@ class LoadAnnotations(BaseTransform):
                            'LoadAnnotations from the pipeline, or export with --format-only')
         label = self._match_image_size(read_label_map(path), results)
         label = self._remap(label, results)
-        num_classes = results.get('num_classes')
-        if num_classes is not None:
-            check_label_values(label, path, num_classes, results.get('ignore_index', 255))
-        results['gt_seg_map'] = label.astype(np.uint8)
-        results.setdefault('seg_fields', [])
-        if 'gt_seg_map' not in results['seg_fields']:
-            results['seg_fields'].append('gt_seg_map')
-        return results
+        return add_label_field(results, 'gt_seg_map', label, path)
 
     @staticmethod
     def _match_image_size(label: np.ndarray, results: Dict) -> np.ndarray:
@@ -120,11 +126,4 @@ class LoadPseudoLabels(BaseTransform):
         if ori is not None and tuple(label.shape) != tuple(ori[:2]):
             raise ValueError(f'pseudo-label {path} is {label.shape[1]}x{label.shape[0]} but its image '
                              f'{results.get("img_path")} is {ori[1]}x{ori[0]}; expected the same size')
-        num_classes = results.get('num_classes')
-        if num_classes is not None:
-            check_label_values(label, path, num_classes, results.get('ignore_index', 255))
-        results['pseudo_label'] = label.astype(np.uint8)
-        results.setdefault('seg_fields', [])
-        if 'pseudo_label' not in results['seg_fields']:
-            results['seg_fields'].append('pseudo_label')
-        return results
+        return add_label_field(results, 'pseudo_label', label, path)
