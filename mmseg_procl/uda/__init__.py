@@ -6,6 +6,7 @@ from .iteration_state import IterationState
 from .masking import BlockMasking
 from .mix import ClassMix
 from .pseudo_label import DayNightPseudoLabeller, PseudoLabeller
+from .scale_consistency import ScaleConsistencyFilter
 from .source_only import SourceOnly
 from .stages import Stage
 from .strong_aug import StrongAugmentation
@@ -13,4 +14,5 @@ from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
 
 __all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
-           'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking']
+           'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking',
+           'ScaleConsistencyFilter']

@@ -83,6 +83,9 @@ class DACS(SourceOnly):
         masking: MIC's masking policy (``BlockMasking``) for a ``masked`` stage, or None.
         mask_mode: what MIC masks: ``'separatetrgaug'`` (augmented target batch) or ``'separate'``
             (source image 0 + target image 0).
+        label_filter: a pseudo-label filter over the teacher's per-scale predictions
+            (``ScaleConsistencyFilter``, PCPR's reconstruction; needs a segmentor with
+            ``encode_decode_scales``, e.g. ``PCPREncoderDecoder``) or None.
     """
 
     DEFAULT_STAGES = (
@@ -97,8 +100,8 @@ class DACS(SourceOnly):
                  stages: Optional[Sequence[dict]] = None, objectives: Sequence[dict] = (),
                  prototype_sources: Optional[Dict[str, dict]] = None, backward: str = 'stage',
                  predict_on: str = 'student', masking: Optional[dict] = None,
-                 mask_mode: str = 'separatetrgaug', data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 mask_mode: str = 'separatetrgaug', label_filter: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         if predict_on not in PREDICT_ON:
             raise ValueError(f'DACS: predict_on must be one of {PREDICT_ON}, got {predict_on!r}')
         if mask_mode not in MASK_MODES:
@@ -113,6 +116,8 @@ class DACS(SourceOnly):
         self.target_crop = build_part(target_crop, None)
         self.predict_on = predict_on
         self.masking, self.mask_mode = build_part(masking, None), mask_mode
+        self.label_filter = build_part(label_filter, None)
+        self._check_label_filter()
         self.debug_next = False          # set by the visualisation hook for the next iteration
         self.debug_output: Dict[str, torch.Tensor] = {}
 
@@ -122,6 +127,21 @@ class DACS(SourceOnly):
         if mode == 'predict' and self.predict_on == 'teacher':
             return self.ema_model(inputs, data_samples, mode)
         return self.model(inputs, data_samples, mode)
+
+    def _check_label_filter(self) -> None:
+        """A label filter needs per-scale teacher outputs, the uncropped target and a plain labeller."""
+        if self.label_filter is None:
+            return
+        name = type(self.label_filter).__name__
+        if not hasattr(self.ema_model, 'encode_decode_scales'):
+            raise ValueError(f'label_filter {name} reads the teacher\'s context and detail predictions; the '
+                             f'segmentor {type(self.ema_model).__name__} has none (use PCPREncoderDecoder)')
+        if self.target_crop is not None:
+            raise ValueError(f'label_filter {name} filters the pseudo-labels of the loaded target; it cannot '
+                             f'be combined with target_crop {type(self.target_crop).__name__}')
+        if getattr(self.pseudo_labeller, 'uses_day_partner', False):
+            raise ValueError(f'label_filter {name} cannot be combined with the day-night pseudo_labeller '
+                             f'{type(self.pseudo_labeller).__name__}')
 
     # ------------------------------------------------------------------ teacher
     def before_stages(self) -> None:
@@ -171,9 +191,24 @@ class DACS(SourceOnly):
                              'use one of them (HRDA: margins, ignore_top=0, ignore_bottom=0)')
         return mask
 
-    def teacher_pseudo_labels(self, target: torch.Tensor, day: Optional[torch.Tensor]):
+    @torch.no_grad()
+    def filtered_pseudo_labels(self, target: torch.Tensor, state: IterationState):
+        """(labels, confidence): the pseudo-label policy on the teacher's fused logits of the (uncropped)
+        ``target``, then ``label_filter`` with its context / detail logits and, if it uses them, the
+        offline labels."""
+        scales = self.ema_model.encode_decode_scales(target)
+        labels, confidence = self.pseudo_labeller.label(scales['fused'])
+        offline = self.full_offline_pseudo_labels(state) if self.label_filter.use_offline else None
+        labels, agree = self.label_filter(labels, scales, offline)
+        state.cached('scale_agreement', lambda: agree)          # (B, H, W) bool, for inspection
+        return labels, confidence
+
+    def teacher_pseudo_labels(self, target: torch.Tensor, day: Optional[torch.Tensor],
+                              state: Optional[IterationState] = None):
         """(labels, confidence) of the pseudo-label policy on the teacher's logits of ``target`` (and, for
-        a day-night policy, of its day partners ``day``, run first as the reference does)."""
+        a day-night policy, of its day partners ``day``, run first as the reference does; with a
+        ``label_filter``, filtered with the teacher's per-scale predictions, see
+        :meth:`filtered_pseudo_labels`)."""
         uses_day = getattr(self.pseudo_labeller, 'uses_day_partner', False)
         if uses_day and day is None:
             raise ValueError(f'pseudo_labeller {type(self.pseudo_labeller).__name__} fuses night and day '
@@ -183,6 +218,8 @@ class DACS(SourceOnly):
             raise ValueError(f'the batch has day partners (target_day) but pseudo_labeller '
                              f'{type(self.pseudo_labeller).__name__} does not use them; use '
                              "pseudo_labeller=dict(type='DayNightPseudoLabeller') or drop day_partners")
+        if day is None and self.label_filter is not None:
+            return self.filtered_pseudo_labels(target, state)
         if day is None:
             return self.pseudo_labeller.label(self.teacher_logits(target))
         day_logits = self.teacher_logits(day)
@@ -192,7 +229,7 @@ class DACS(SourceOnly):
         """Clean target (cropped if a crop policy is set), its pseudo-labels and weights (times the
         pseudo-label margin mask when the pipeline provides one); day partners are cropped alike."""
         full, margins, day = state['target_full'], state['pseudo_margin_mask'], state['target_day_full']
-        labels, confidence = self.teacher_pseudo_labels(full, day)
+        labels, confidence = self.teacher_pseudo_labels(full, day, state)
         if self.target_crop is None:
             weights = self.pseudo_labeller.weights(confidence)
             return dict(target=full, labels=labels, day=day,
@@ -215,13 +252,19 @@ class DACS(SourceOnly):
         """The clean target batch the stages train on (B, 3, h, w)."""
         return state['target_pseudo']['target']
 
-    def provide_offline_pseudo_labels(self, state: IterationState) -> torch.Tensor:
-        """(B, h, w) long offline pseudo-labels of the target batch (255 = none), cropped with the target."""
+    @staticmethod
+    def full_offline_pseudo_labels(state: IterationState) -> torch.Tensor:
+        """(B, H, W) long offline pseudo-labels of the loaded target batch (255 = none)."""
         labels = stack_pixel_field(state['target_samples'], 'pseudo_label')
         if labels is None:
-            raise KeyError('a stage reads offline_pseudo_labels but the target samples carry none; add '
-                           "LoadPseudoLabels to the target pipeline and the dataset's data_prefix.pseudo_label_path")
-        labels = labels.long()
+            raise KeyError('offline pseudo-labels are read (a stage or the label_filter) but the target '
+                           "samples carry none; add LoadPseudoLabels to the target pipeline and the dataset's "
+                           'data_prefix.pseudo_label_path')
+        return labels.long()
+
+    def provide_offline_pseudo_labels(self, state: IterationState) -> torch.Tensor:
+        """(B, h, w) long offline pseudo-labels of the target batch (255 = none), cropped with the target."""
+        labels = self.full_offline_pseudo_labels(state)
         if self.target_crop is not None:
             labels = self.target_crop.crop(labels, state['target_pseudo']['boxes'])
         return labels

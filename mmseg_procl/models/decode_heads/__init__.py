@@ -6,6 +6,7 @@ from .dlv2_head import DLV2Head
 from .hrda_head import HRDAHead
 from .proj_head import ProjHead
 from .segformer_head import SegFormerHead
+from .pcpr_head import PCPRHead
 
 __all__ = ['BaseDecodeHead', 'DLV2Head', 'ProjHead', 'DAFormerHead', 'SegFormerHead', 'ASPPWrapper',
-           'HRDAHead']
+           'HRDAHead', 'PCPRHead']

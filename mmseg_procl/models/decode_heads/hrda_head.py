@@ -21,7 +21,7 @@ HRDA / MIC weights load by name.
 Call graph::
 
     forward(context_feats, detail, crop_box) -> head(context) ; decode_detail(detail) ; attention(context)
-                                             -> mask_attention (crop_box) -> fuse
+                                             -> mask_attention (crop_mask) -> fuse (paste)
     decode_detail(features | SlideFeatures)  -> head ; average the windows into the image grid
     loss_by_feat(outputs, labels, weights, crop_box) -> CE(fused) * (1 - w_d) + CE(detail, crop) * w_d
 """
@@ -114,12 +114,27 @@ class HRDAHead(BaseModule):
             count[:, :, y1:y2, x1:x2] += 1
         return total / count
 
+    def crop_mask(self, context_map: torch.Tensor, crop_box: Sequence[int]) -> torch.Tensor:
+        """(B, 1, h, w) mask of the detail crop's footprint on the context grid of ``context_map``."""
+        y1, y2, x1, x2 = scale_box(crop_box, self.output_stride / self.scales[0])
+        mask = context_map.new_zeros((context_map.shape[0], 1, *context_map.shape[2:]))
+        mask[:, :, y1:y2, x1:x2] = 1
+        return mask
+
     def mask_attention(self, attention: torch.Tensor, crop_box: Sequence[int]) -> torch.Tensor:
         """Attention zeroed outside the detail crop's footprint on the context grid."""
-        y1, y2, x1, x2 = scale_box(crop_box, self.output_stride / self.scales[0])
-        mask = attention.new_zeros((attention.shape[0], 1, *attention.shape[2:]))
-        mask[:, :, y1:y2, x1:x2] = 1
-        return attention * mask
+        return attention * self.crop_mask(attention, crop_box)
+
+    def paste(self, detail: torch.Tensor, like: torch.Tensor,
+              crop_box: Optional[Sequence[int]]) -> torch.Tensor:
+        """``detail`` (logits or features of the crop) pasted into zeros shaped as ``like`` (the detail
+        grid) at the crop position; unchanged without a crop box (windows cover the image)."""
+        if crop_box is None:
+            return detail
+        y1, y2, x1, x2 = scale_box(crop_box, self.output_stride)
+        pasted = torch.zeros_like(like)
+        pasted[:, :, y1:y2, x1:x2] = detail
+        return pasted
 
     def forward(self, context: Sequence[torch.Tensor], detail: Union[Sequence[torch.Tensor], SlideFeatures],
                 crop_box: Optional[Sequence[int]] = None) -> Dict[str, torch.Tensor]:
@@ -140,12 +155,7 @@ class HRDAHead(BaseModule):
         factor = self.scales[1] / self.scales[0]
         up_lr = rescale(lr_logits, factor, self.align_corners)
         up_attention = rescale(attention, factor, self.align_corners)
-        if crop_box is not None:
-            y1, y2, x1, x2 = scale_box(crop_box, self.output_stride)
-            pasted = torch.zeros_like(up_lr)
-            pasted[:, :, y1:y2, x1:x2] = hr_logits
-        else:
-            pasted = hr_logits
+        pasted = self.paste(hr_logits, up_lr, crop_box)
         return dict(fused=up_attention * pasted + up_lr, context=lr_logits, detail=hr_logits,
                     attention=attention)
 

@@ -23,7 +23,7 @@ The crop offsets are drawn from numpy's global generator, as in the reference (s
 
 Call graph::
 
-    train_forward -> sample_crop_box -> backbone_maps_with_extras(context) , backbone_maps(detail crop)
+    train_forward -> choose_crop_box -> backbone_maps_with_extras(context) , backbone_maps(detail crop)
                   -> decode_head(context, detail, box) -> decode_head.loss_by_feat (decode.*)
     encode_decode -> backbone_maps(context) , slide_features (backbone_maps of one batch of windows)
                   -> decode_head -> resize
@@ -141,6 +141,11 @@ class HRDAEncoderDecoder(EncoderDecoder):
         """The detail crop of a training step (see :func:`sample_crop_box`)."""
         return sample_crop_box(height, width, self.hr_crop_size, self.crop_coord_divisible)
 
+    def choose_crop_box(self, inputs: torch.Tensor, data_samples: List) -> Tuple[int, int, int, int]:
+        """The detail crop of a training pass over ``inputs`` (HRDA: random; subclasses may read the
+        samples' labels)."""
+        return self.sample_crop_box(*inputs.shape[2:])
+
     def train_forward(self, inputs: torch.Tensor, data_samples: List,
                       loss_heads: Sequence[str] = ('decode_head', 'auxiliary_head')
                       ) -> Tuple[Dict[str, torch.Tensor], Dict[str, object]]:
@@ -152,7 +157,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
         head ran, ``logits`` (fused) and ``hrda`` (all head outputs).
         Auxiliary heads read the context features.
         """
-        box = self.sample_crop_box(*inputs.shape[2:])
+        box = self.choose_crop_box(inputs, data_samples)
         y1, y2, x1, x2 = box
         context, extras = self.backbone_maps_with_extras(self.context_input(inputs))
         detail = self.backbone_maps(inputs[:, :, y1:y2, x1:x2])
