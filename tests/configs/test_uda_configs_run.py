@@ -24,7 +24,8 @@ from dark_zurich_tree import write_dark_zurich_tree
 from loss_traces import check_trace, hub_trace
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-METHOD_DIRS = ('dacs', 'daformer', 'clip_procl', 'sepico', 'cross', 'hrda', 'mic')
+METHOD_DIRS = ('dacs', 'daformer', 'clip_procl', 'sepico', 'cross', 'hrda', 'mic', 'pcpr')
+HRDA_TYPES = ('HRDAEncoderDecoder', 'CLIPHRDAEncoderDecoder', 'PCPREncoderDecoder')
 CONFIGS = sorted(p for d in METHOD_DIRS for p in glob.glob(os.path.join(REPO, 'configs', d, '*.py')))
 ROOTS = {'GTADataset': 'gta', 'SynthiaDataset': 'synthia', 'CityscapesDataset': 'cityscapes',
          'DarkZurichDataset': 'dark_zurich', 'ACDCDataset': 'acdc'}
@@ -69,6 +70,12 @@ def make_trees(root, size):
     convert_gta(str(root / 'gta'))
     convert_cityscapes(str(root / 'cityscapes'))
     convert_synthia(str(root / 'synthia'))
+    for path in glob.glob(str(root / 'cityscapes' / 'gtFine' / 'train' / '*' / '*_labelTrainIds.png')):
+        offline = path.replace(os.sep + 'gtFine' + os.sep, os.sep + 'pl2' + os.sep)     # PCPR's offline labels
+        os.makedirs(os.path.dirname(offline), exist_ok=True)
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        label[:, : label.shape[1] // 4] = 255                                          # some pixels without one
+        cv2.imwrite(offline, label)
     return root
 
 
@@ -109,7 +116,7 @@ def tiny(cfg, trees, work_dir):
     cfg.model.model.data_preprocessor.size = (32, 32)
     if cfg.model.get('masking'):
         cfg.model.masking.mask_block_size = 8
-    hrda = cfg.model.model.type.endswith('HRDAEncoderDecoder')
+    hrda = cfg.model.model.type in HRDA_TYPES
     scale, crop = shrink_hrda(cfg) if hrda else ((64, 32), (32, 32))
     if cfg.model.get('target_crop'):                        # SePiCo: uncropped targets, CBC crops
         cfg.model.model.data_preprocessor.size = None
@@ -144,7 +151,7 @@ def tiny(cfg, trees, work_dir):
 def test_two_iterations(path, request, tmp_path):
     register_all_modules()
     cfg = Config.fromfile(path)
-    trees = request.getfixturevalue('trees_hr' if cfg.model.type.endswith('HRDAEncoderDecoder') else 'trees')
+    trees = request.getfixturevalue('trees_hr' if cfg.model.type in HRDA_TYPES else 'trees')
     runner = Runner.from_cfg(tiny(cfg, trees, tmp_path))
     runner.train()
     scalars = runner.message_hub.log_scalars
@@ -156,10 +163,12 @@ def test_two_iterations(path, request, tmp_path):
     if ('daformer' in name or name.startswith(('hrda', 'mic', 'clip-procl+mic'))) and not name.startswith('sepico'):
         fd = scalars['train/src.loss_imnet_feat_dist'].current()
         assert fd >= 0 and fd == fd                                 # finite, 0 without thing pixels
-    if name.startswith(('hrda', 'mic-hrda', 'sepico-distcl_hrda', 'clip-procl+mic_hrda')):
+    if name.startswith(('hrda', 'mic-hrda', 'sepico-distcl_hrda', 'clip-procl+mic_hrda', 'pcpr')):
         assert 0 < scalars['train/src.decode.hr.loss_seg'].current() < 1    # 0.1 * detail CE
-    if name.startswith(('mic', 'clip-procl+mic')):
+    if name.startswith(('mic', 'clip-procl+mic', 'pcpr')):
         assert 0 <= scalars['train/masked.decode.loss_seg'].current() < 10
+    if name.startswith('pcpr'):
+        check_pcpr_run(name, runner, scalars)
     if name.startswith('sepico'):
         assert 'train/src.loss_imnet_feat_dist' not in scalars      # SePiCo has no ImageNet FD
     if name.startswith(('clip_procl', 'clip-procl')):
@@ -179,7 +188,21 @@ def test_two_iterations(path, request, tmp_path):
         assert stats.count.sum() > 0 and stats.mean.abs().sum() > 0       # teacher source statistics
 
 
+def check_pcpr_run(name, runner, scalars):
+    """PCPR: the losses of the reconstructed parts its config switches on, the filter, the class-aware crop."""
+    algo = runner.model
+    assert type(algo.model).__name__ == 'PCPREncoderDecoder' and algo.model.detail_crop == 'class_aware'
+    assert (algo.label_filter is None) == ('no-filter' in name)
+    for key, off in (('loss_proto_contrast', 'no-contrast'), ('loss_proto_consistency', 'no-consistency')):
+        for stage in ('src', 'mix'):
+            if off in name:
+                assert f'train/{stage}.{key}' not in scalars
+            else:
+                assert 0 < scalars[f'train/{stage}.{key}'].current() < 10, key
+    assert 'train/src.loss_imnet_feat_dist' in scalars
+
+
 def test_all_uda_configs_are_covered():
     names = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, 'configs', '*', '*.py'))
              if os.path.basename(os.path.dirname(p)) in METHOD_DIRS}
-    assert len(names) == 35 and {os.path.basename(p) for p in CONFIGS} == names
+    assert len(names) == 40 and {os.path.basename(p) for p in CONFIGS} == names
