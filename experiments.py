@@ -78,15 +78,16 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
          'first: see configs/demo/dacs_night_synthetic.py)',
          lambda: (seed_sweep('dacs_night_synthetic', 'configs/demo/dacs_night_synthetic.py')
                   + seed_sweep('sepico_dark_synthetic', 'configs/demo/sepico_dark_synthetic.py'))),
-    19: ('PCPR (reconstruction) demo on the synthetic driving scenes, 3 seeds (make the offline labels first: '
-         'see configs/demo/pcpr_synthetic.py; compare with experiment 13)',
+    19: ('PCPR (reconstruction) demo on the synthetic driving scenes, 3 seeds (make the offline labels '
+         'first: see configs/demo/pcpr_synthetic.py; compare with experiment 13)',
          lambda: seed_sweep('pcpr_synthetic', 'configs/demo/pcpr_synthetic.py')),
-    20: ('PCPR (reconstruction) on MIC(HRDA), MiT-B5, GTA5 / SYNTHIA -> Cityscapes at 1024, batch 1, 80k, seed 2, '
-         'and the three GTA5 ablations (no filter / no contrast / no consistency)',
+    20: ('PCPR (reconstruction) on MIC(HRDA), MiT-B5, GTA5 / SYNTHIA -> Cityscapes at 1024, batch 1, 80k, '
+         'seed 2, and the three GTA5 ablations (no filter / no contrast / no consistency)',
          lambda: [dict(name=f'{n}_{b}', cfg_options={},
-                       config=f'{PCPR_DIR}/{n}_mic-hrda-mitb5_1xb1-80k_{b}-1024x1024.py')
-                  for n, b in (('pcpr', 'gtaHR2csHR'), ('pcpr', 'synHR2csHR'), ('pcpr-no-filter', 'gtaHR2csHR'),
-                               ('pcpr-no-contrast', 'gtaHR2csHR'), ('pcpr-no-consistency', 'gtaHR2csHR'))]),
+                       config=f'{PCPR_DIR}/{n}_hrda-mitb5_1xb1-80k_{b}-1024x1024.py')
+                  for n, b in (('pcpr', 'gtaHR2csHR'), ('pcpr', 'synHR2csHR'),
+                               ('pcpr-no-filter', 'gtaHR2csHR'), ('pcpr-no-contrast', 'gtaHR2csHR'),
+                               ('pcpr-no-consistency', 'gtaHR2csHR'))]),
 }
 
 

@@ -258,8 +258,8 @@ class DACS(SourceOnly):
         labels = stack_pixel_field(state['target_samples'], 'pseudo_label')
         if labels is None:
             raise KeyError('offline pseudo-labels are read (a stage or the label_filter) but the target '
-                           "samples carry none; add LoadPseudoLabels to the target pipeline and the dataset's "
-                           'data_prefix.pseudo_label_path')
+                           'samples carry none; add LoadPseudoLabels to the target pipeline and the '
+                           "dataset's data_prefix.pseudo_label_path")
         return labels.long()
 
     def provide_offline_pseudo_labels(self, state: IterationState) -> torch.Tensor:

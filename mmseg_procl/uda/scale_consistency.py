@@ -36,7 +36,8 @@ class ScaleConsistencyFilter:
 
     def __init__(self, use_offline: bool = True, ignore_index: int = 255) -> None:
         if not isinstance(use_offline, bool):
-            raise ValueError(f'ScaleConsistencyFilter: use_offline must be True or False, got {use_offline!r}')
+            raise ValueError(f'ScaleConsistencyFilter: use_offline must be True or False, '
+                             f'got {use_offline!r}')
         self.use_offline, self.ignore_index = use_offline, ignore_index
 
     def __call__(self, labels: torch.Tensor, scale_logits: Dict[str, torch.Tensor],
@@ -50,8 +51,8 @@ class ScaleConsistencyFilter:
         agree = scale_logits['context'].argmax(dim=1) == scale_logits['detail'].argmax(dim=1)
         if self.use_offline:
             if offline is None:
-                raise ValueError('ScaleConsistencyFilter(use_offline=True) needs the offline pseudo-labels of '
-                                 'the target batch (LoadPseudoLabels in the target pipeline)')
+                raise ValueError('ScaleConsistencyFilter(use_offline=True) needs the offline pseudo-labels '
+                                 'of the target batch (LoadPseudoLabels in the target pipeline)')
             if offline.shape != labels.shape:
                 raise ValueError(f'ScaleConsistencyFilter: offline labels {tuple(offline.shape)} and pseudo-'
                                  f'labels {tuple(labels.shape)} differ in shape')

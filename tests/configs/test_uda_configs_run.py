@@ -71,10 +71,10 @@ def make_trees(root, size):
     convert_cityscapes(str(root / 'cityscapes'))
     convert_synthia(str(root / 'synthia'))
     for path in glob.glob(str(root / 'cityscapes' / 'gtFine' / 'train' / '*' / '*_labelTrainIds.png')):
-        offline = path.replace(os.sep + 'gtFine' + os.sep, os.sep + 'pl2' + os.sep)     # PCPR's offline labels
+        offline = path.replace(os.sep + 'gtFine' + os.sep, os.sep + 'pl2' + os.sep)   # PCPR's offline labels
         os.makedirs(os.path.dirname(offline), exist_ok=True)
         label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        label[:, : label.shape[1] // 4] = 255                                          # some pixels without one
+        label[:, : label.shape[1] // 4] = 255                                        # pixels without one
         cv2.imwrite(offline, label)
     return root
 
@@ -189,7 +189,8 @@ def test_two_iterations(path, request, tmp_path):
 
 
 def check_pcpr_run(name, runner, scalars):
-    """PCPR: the losses of the reconstructed parts its config switches on, the filter, the class-aware crop."""
+    """PCPR: the losses of the reconstructed parts its config switches on, the filter, the class-aware
+    crop."""
     algo = runner.model
     assert type(algo.model).__name__ == 'PCPREncoderDecoder' and algo.model.detail_crop == 'class_aware'
     assert (algo.label_filter is None) == ('no-filter' in name)

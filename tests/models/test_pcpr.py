@@ -80,7 +80,8 @@ def test_training_outputs_features_mask_and_feature_weight():
     assert torch.equal(out['detail_mask'][0, 0], torch.tensor([[0.0, 1.0]]))
     assert torch.equal(out['attention'][0, 0], torch.tensor([[0.0, 0.5]]))         # zero outside the crop
     # context features x2 with align_corners=True: [1, 1 + 2/3, 1 + 4/3, 3]
-    expected = F.interpolate(torch.tensor([[[[1.0, 3.0]]]]), scale_factor=2, mode='bilinear', align_corners=True)
+    expected = F.interpolate(torch.tensor([[[[1.0, 3.0]]]]), scale_factor=2, mode='bilinear',
+                             align_corners=True)
     assert torch.allclose(out['context_features'][0], expected[0, 0].expand(4, 2, 4), atol=1e-6)
     assert torch.allclose(expected[0, 0, 0], torch.tensor([1.0, 5 / 3, 7 / 3, 3.0]), atol=1e-6)
     assert torch.equal(out['detail_features'][0], torch.tensor([[0.0, 0.0, 5.0, 5.0]]).expand(4, 2, 4))
@@ -91,8 +92,9 @@ def test_losses_are_hrda_losses_of_the_fused_and_detail_logits():
     register_all_modules()
     head = PCPRHead(head=daformer_head(num_classes=3, channels=8), attention_embed_dim=8)
     torch.manual_seed(0)
-    context, detail = [torch.randn(2, c, 8 // s, 8 // s) for c, s in ((32, 1), (64, 2), (160, 4), (256, 8))], \
-        [torch.randn(2, c, 8 // s, 8 // s) for c, s in ((32, 1), (64, 2), (160, 4), (256, 8))]
+    levels = ((32, 1), (64, 2), (160, 4), (256, 8))
+    context = [torch.randn(2, c, 8 // s, 8 // s) for c, s in levels]
+    detail = [torch.randn(2, c, 8 // s, 8 // s) for c, s in levels]
     head.train()
     out = head(context, detail, crop_box=(0, 32, 0, 32))
     assert out['fused'].shape == (2, 3, 16, 16) and out['detail'].shape == (2, 3, 8, 8)
@@ -103,7 +105,7 @@ def test_losses_are_hrda_losses_of_the_fused_and_detail_logits():
     fused = F.cross_entropy(F.interpolate(out['fused'], size=(64, 64), mode='bilinear'), label)
     assert torch.allclose(losses['loss_seg'], 0.9 * fused, atol=1e-5)
     losses['loss_seg'].backward()
-    assert head.feat_weighter.conv_seg.weight.grad is None       # the weighter only feeds the prototype branch
+    assert head.feat_weighter.conv_seg.weight.grad is None     # the weighter only feeds the prototype branch
 
 
 def test_non_daformer_heads_are_refused():
@@ -169,7 +171,7 @@ def test_training_pass_crops_around_small_classes_and_returns_the_features():
     label[50, 10] = 12                                       # a rider pixel: the crop must hold it
     np.random.seed(0)
     losses, outputs = model.train_forward(torch.randn(1, 3, 64, 64), [sample_with(label)])
-    assert outputs['crop_box'] == (32, 64, 0, 32)            # centred (34..66, -6..26), shifted, divisible by 8
+    assert outputs['crop_box'] == (32, 64, 0, 32)        # centred (34..66, -6..26), shifted, divisible by 8
     out = outputs['hrda']
     assert out['context_features'].shape == (1, 16, 16, 16) and out['detail_mask'].shape == (1, 1, 8, 8)
     assert torch.equal(out['detail_mask'][0, 0, 4:, :4], torch.ones(4, 4)) and out['detail_mask'].sum() == 16
@@ -189,16 +191,19 @@ def test_per_scale_inference_outputs():
         scales = model.encode_decode_scales(x)
         fused = model.encode_decode(x, [])
         context = model.decode_head.head(model.backbone_maps(model.context_input(x)))
-    assert set(scales) == {'fused', 'context', 'detail'} and all(v.shape == (1, 19, 64, 96) for v in scales.values())
+    assert set(scales) == {'fused', 'context', 'detail'}
+    assert all(v.shape == (1, 19, 64, 96) for v in scales.values())
     assert torch.allclose(scales['fused'], fused)
-    assert torch.allclose(scales['context'], F.interpolate(context, size=(64, 96), mode='bilinear'), atol=1e-6)
+    assert torch.allclose(scales['context'], F.interpolate(context, size=(64, 96), mode='bilinear'),
+                          atol=1e-6)
 
 
 def test_pcpr_mitb5_parameters_and_reference_names():
     register_all_modules()
     with torch.device('meta'):
+        head = daformer_head(in_channels=(64, 128, 320, 512))
         model = MODELS.build(dict(type='PCPREncoderDecoder', backbone=dict(type='mit_b5'),
-                                  decode_head=dict(type='PCPRHead', head=daformer_head(in_channels=(64, 128, 320, 512)))))
+                                  decode_head=dict(type='PCPRHead', head=head)))
     # the feature weighter is the scale attention (530,707) with a 1-output classifier: 256 + 1 instead of
     # 256 * 19 + 19 = 4,883 -> 526,081
     assert sum(p.numel() for p in model.decode_head.feat_weighter.parameters()) == 526_081
@@ -214,4 +219,5 @@ def test_bad_segmentor_configs_are_named():
     with pytest.raises(ValueError, match=r'crop_classes \[5, 19\] must be non-empty train ids in \[0, 19\)'):
         build_tiny_pcpr(crop_classes=(5, 19))
     with pytest.raises(ValueError, match='PCPREncoderDecoder needs decode_head type PCPRHead, got HRDAHead'):
-        build_tiny_pcpr(decode_head=dict(type='HRDAHead', head=daformer_head(channels=16), attention_embed_dim=8))
+        build_tiny_pcpr(decode_head=dict(type='HRDAHead', head=daformer_head(channels=16),
+                                         attention_embed_dim=8))

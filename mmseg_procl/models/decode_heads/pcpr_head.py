@@ -86,6 +86,7 @@ class PCPRHead(HRDAHead):
         if crop_box is not None:
             up_lr_feats = rescale(lr_feats, factor, align_corners=True)
             weight = torch.sigmoid(self.feat_weighter(context))
-            out.update(context_features=up_lr_feats, detail_features=self.paste(hr_feats, up_lr_feats, crop_box),
-                       detail_mask=mask, feature_weight=rescale(weight, factor, self.align_corners))
+            out.update(context_features=up_lr_feats,
+                       detail_features=self.paste(hr_feats, up_lr_feats, crop_box), detail_mask=mask,
+                       feature_weight=rescale(weight, factor, self.align_corners))
         return out

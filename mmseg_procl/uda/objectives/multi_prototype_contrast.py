@@ -22,8 +22,9 @@ What is chosen here (each number a guess with its source):
     k   = Sinkhorn assignment of each valid pixel to one of the K prototypes of its class (ProtoSeg:
           K = 10, epsilon 0.05, 3 iterations)
     L_cont = contrast_weight * mean_w CE(z . P^T / tau, y * K + k)      tau = 0.1, weight 0.1 (PatchLoss)
-    L_cons = consistency_weight * mean KL(p(z_hr) || p(z_lr)) over the detail crop, p = softmax(z . P^T / tau),
-             z_lr / z_hr the projected context / detail features of the crop, the detail side fixed
+    L_cons = consistency_weight * mean KL(p(z_hr) || p(z_lr)) over the detail crop,
+             p = softmax(z . P^T / tau), z_lr / z_hr the projected context / detail features of the
+             crop, the detail side fixed
     P_ck  <- normalise(0.999 P_ck + 0.001 normalise(mean of the z assigned to it))   (ProtoSeg), after the
              losses, from the stages in ``update_stages`` (default the source stage: ground truth)
 
@@ -45,9 +46,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmseg_procl.models.decode_heads.hrda_head import scale_box
-from mmseg_procl.models.losses.multi_prototype import (assigned_means, momentum_update, multi_prototype_logits,
-                                                       prototype_consistency_loss, prototype_contrast_loss,
-                                                       sinkhorn_assign)
+from mmseg_procl.models.decode_heads.pcpr_head import PCPRHead
+from mmseg_procl.models.losses.multi_prototype import (assigned_means, momentum_update,
+                                                       multi_prototype_logits, prototype_consistency_loss,
+                                                       prototype_contrast_loss, sinkhorn_assign)
 from mmseg_procl.registry import MODELS
 from mmseg_procl.uda.stage_context import StageContext
 from .base_objective import BaseObjective
@@ -93,8 +95,9 @@ class MultiPrototypeContrast(BaseObjective):
                  start_iter: int = 0) -> None:
         super().__init__(stages, start_iter)
         if contrast_weight < 0 or consistency_weight < 0 or contrast_weight + consistency_weight == 0:
-            raise ValueError(f'MultiPrototypeContrast: contrast_weight={contrast_weight} and consistency_weight='
-                             f'{consistency_weight} must be >= 0 and not both 0 (drop the objective instead)')
+            raise ValueError(f'MultiPrototypeContrast: contrast_weight={contrast_weight} and '
+                             f'consistency_weight={consistency_weight} must be >= 0 and not both 0 (drop the '
+                             'objective instead)')
         if num_prototypes < 1 or temperature <= 0 or not 0 <= momentum < 1:
             raise ValueError(f'MultiPrototypeContrast: num_prototypes >= 1, temperature > 0 and momentum in '
                              f'[0, 1) expected, got {num_prototypes}, {temperature}, {momentum}')
@@ -122,7 +125,7 @@ class MultiPrototypeContrast(BaseObjective):
     def check_algorithm(self, algorithm) -> None:
         """The student must return PCPR's decoder features (``PCPREncoderDecoder``)."""
         head = getattr(algorithm.model, 'decode_head', None)
-        if type(head).__name__ != 'PCPRHead':
+        if not isinstance(head, PCPRHead):
             raise ValueError(f'MultiPrototypeContrast reads the decoder features of PCPRHead; the segmentor '
                              f'{type(algorithm.model).__name__} has {type(head).__name__} (use '
                              'PCPREncoderDecoder with a PCPRHead)')
@@ -131,8 +134,8 @@ class MultiPrototypeContrast(BaseObjective):
         """The student's PCPRHead training outputs of this stage."""
         out = ctx.extras.get('hrda')
         if out is None or any(k not in out for k in HEAD_OUTPUTS):
-            raise KeyError(f"MultiPrototypeContrast: stage '{ctx.stage}' has no PCPRHead decoder features; it "
-                           'needs a stage that trains the decode head of a PCPREncoderDecoder')
+            raise KeyError(f"MultiPrototypeContrast: stage '{ctx.stage}' has no PCPRHead decoder features; "
+                           'it needs a stage that trains the decode head of a PCPREncoderDecoder')
         return out
 
     def fused_features(self, out: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -177,7 +180,8 @@ class MultiPrototypeContrast(BaseObjective):
             losses['loss_proto_contrast'] = self.contrast_weight * prototype_contrast_loss(
                 logits, safe_labels, assign, weights, self.num_prototypes)
         if self.consistency_weight:
-            losses['loss_proto_consistency'] = self.consistency_weight * self.consistency(ctx, out, prototypes)
+            consistency = self.consistency(ctx, out, prototypes)
+            losses['loss_proto_consistency'] = self.consistency_weight * consistency
         if ctx.stage in self.update_stages:
             self.update(flat.detach(), safe_labels, assign, (weights > 0).float())
         return losses

@@ -1,6 +1,7 @@
 # PCPR ablation: without the reconstructed multi-prototype contrast (the prototypes are still clustered and
-# updated; the LR / HR prototype consistency stays).  Everything else as pcpr_mic-hrda-mitb5_1xb1-80k_gtaHR2csHR-1024x1024.py.
-_base_ = ['pcpr_mic-hrda-mitb5_1xb1-80k_gtaHR2csHR-1024x1024.py']
+# updated; the LR / HR prototype consistency stays).
+# Everything else as pcpr_hrda-mitb5_1xb1-80k_gtaHR2csHR-1024x1024.py.
+_base_ = ['pcpr_hrda-mitb5_1xb1-80k_gtaHR2csHR-1024x1024.py']
 uda = dict(objectives=[
     dict(type='ImageNetFeatureDistance', lambda_fd=0.005, classes=(6, 7, 11, 12, 13, 14, 15, 16, 17, 18),
          scale_min_ratio=0.75, stages=('source',)),

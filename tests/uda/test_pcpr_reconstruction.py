@@ -15,8 +15,9 @@ from mmengine.dataset import pseudo_collate
 from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.datasets import SyntheticDrivingDataset, UDADataset
 from mmseg_procl.datasets.transforms import PackSegInputs
-from mmseg_procl.models.losses.multi_prototype import (assigned_means, momentum_update, prototype_consistency_loss,
-                                                       prototype_contrast_loss, sinkhorn_assign)
+from mmseg_procl.models.losses.multi_prototype import (assigned_means, momentum_update,
+                                                       prototype_consistency_loss, prototype_contrast_loss,
+                                                       sinkhorn_assign)
 from mmseg_procl.registry import MODELS
 from mmseg_procl.uda.objectives.multi_prototype_contrast import MultiPrototypeContrast
 from mmseg_procl.uda.scale_consistency import ScaleConsistencyFilter
@@ -72,7 +73,7 @@ def test_dacs_filters_the_teacher_labels_with_its_scales_and_the_offline_labels(
     context = torch.zeros(2, 19, 16, 32)
     context[:, 5] = 1                                        # the context says pole everywhere
     detail = torch.zeros(2, 19, 16, 32)
-    detail[:, 5, :8] = 1                                     # the detail agrees on the top half, says car below
+    detail[:, 5, :8] = 1                                 # the detail agrees on the top half, says car below
     detail[:, 13, 8:] = 1
     fused = detail + context
     algo.ema_model.encode_decode_scales = lambda x: dict(fused=fused, context=context, detail=detail)
@@ -143,7 +144,8 @@ def test_momentum_update_and_means_by_hand():
     labels, assign = torch.zeros(3, dtype=torch.long), torch.tensor([0, 0, 1])
     valid = torch.tensor([1.0, 1.0, 0.0])                          # the third pixel is ignored
     sums, counts = assigned_means(feats, labels, assign, valid, 1, 2)
-    assert torch.equal(sums, torch.tensor([[0.0, 4.0], [0.0, 0.0]])) and torch.equal(counts, torch.tensor([2.0, 0.0]))
+    assert torch.equal(sums, torch.tensor([[0.0, 4.0], [0.0, 0.0]]))
+    assert torch.equal(counts, torch.tensor([2.0, 0.0]))
     new = momentum_update(prototypes, sums, counts, momentum=0.5)
     # prototype 0: normalise(0.5 [1, 0] + 0.5 [0, 1]) = [0.7071, 0.7071]; prototype 1 has no pixel: unchanged
     assert torch.allclose(new, torch.tensor([[[math.sqrt(0.5), math.sqrt(0.5)], [0.0, 1.0]]]))
@@ -154,7 +156,8 @@ def test_contrast_and_consistency_losses_by_hand():
     labels, assign = torch.tensor([0, 0]), torch.zeros(2, dtype=torch.long)
     weights = torch.tensor([0.5, 0.0])                              # pixel 2 invalid
     expected = 0.5 * math.log(1 + math.exp(-1))                     # CE([1, 0], 0), weighted, one valid pixel
-    assert math.isclose(prototype_contrast_loss(logits, labels, assign, weights, 1).item(), expected, rel_tol=1e-6)
+    loss = prototype_contrast_loss(logits, labels, assign, weights, 1)
+    assert math.isclose(loss.item(), expected, rel_tol=1e-6)
     # K = 2: target index = c * K + k
     wide = torch.tensor([[0.0, 2.0, 0.0, 0.0]])
     loss = prototype_contrast_loss(wide, torch.tensor([0]), torch.tensor([1]), torch.ones(1), 2)
@@ -178,8 +181,8 @@ class FakeModel:
 
 
 def stage_ctx(stage='source', weights=None, detail_value=3.0):
-    """A 1 x 8 x 8 input whose PCPRHead outputs are known: context features 1, detail features ``detail_value``
-    at the top-left feature position; the crop box covers the whole 2 x 2 feature grid."""
+    """A 1 x 8 x 8 input whose PCPRHead outputs are known: context features 1, detail features
+    ``detail_value`` at the top-left feature position; the crop box covers the whole 2 x 2 feature grid."""
     torch.manual_seed(0)
     context = torch.ones(1, 4, 2, 2, requires_grad=True)
     detail = torch.zeros(1, 4, 2, 2)

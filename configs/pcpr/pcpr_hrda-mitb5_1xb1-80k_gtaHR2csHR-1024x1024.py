@@ -1,7 +1,7 @@
 # PCPR on MIC(HRDA), GTA5 -> Cityscapes at 1024 (paper: 77.2 mIoU).  A LABELLED RECONSTRUCTION: the segmentor
-# changes are the authors' released code, the pseudo-label filtering and the prototype branch are
-# reconstructed (README "PCPR", docs/methods.md §2.5).  As the authors' runs: batch 1, 80k iterations, seed 2,
-# checkpoints every 20k (5 kept).  Offline target pseudo-labels (e.g. SAM-refined) are read from
+# changes are the authors' released code; the pseudo-label filtering and the prototype branch are
+# reconstructed (README "PCPR", docs/methods.md §2.5).  As the authors' runs: batch 1, 80k iterations,
+# seed 2, checkpoints every 20k (5 kept).  Offline target pseudo-labels (e.g. SAM-refined) are read from
 # data/cityscapes/pl2/train/<city>/<frame>_gtFine_labelTrainIds.png (tools/convert_datasets/pseudo_labels.py).
 # {method}_{segmentor-backbone}_{gpus}xb{batch}-{iters}k_{src}2{tgt}-{crop}
 _base_ = [
