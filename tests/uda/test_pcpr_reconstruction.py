@@ -35,12 +35,13 @@ def onehot_logits(labels, num_classes=3):
 
 # ----------------------------------------------------------------------------------------------- filter
 def test_filter_keeps_agreeing_pixels_and_fills_the_others_by_hand():
-    fused = torch.tensor([[[0, 1, 2, 1]]])
+    # the fused label of pixel 2 equals the detail's, but context and detail disagree there
+    fused = torch.tensor([[[0, 1, 1, 1]]])
     scales = dict(context=onehot_logits([0, 1, 0, 2]), detail=onehot_logits([0, 1, 1, 0]))
-    offline = torch.tensor([[[2, 2, 1, 255]]])
+    offline = torch.tensor([[[2, 2, 2, 255]]])
     labels, agree = ScaleConsistencyFilter()(fused, scales, offline)
     assert torch.equal(agree, torch.tensor([[[True, True, False, False]]]))
-    assert torch.equal(labels, torch.tensor([[[0, 1, 1, 255]]]))              # offline where they disagree
+    assert torch.equal(labels, torch.tensor([[[0, 1, 2, 255]]]))              # offline where they disagree
     labels, _ = ScaleConsistencyFilter(use_offline=False)(fused, scales)
     assert torch.equal(labels, torch.tensor([[[0, 1, 255, 255]]]))
     with pytest.raises(ValueError, match='use_offline=True\\) needs the offline pseudo-labels'):
