@@ -11,7 +11,6 @@ _base_ = [
     '../_base_/datasets/synHR2csHR_1024x1024.py',
     '../_base_/uda/pcpr.py',
     '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm.py',
     '../_base_/schedules/schedule_80k.py',
 ]
 crop_size = (1024, 1024)

@@ -9,7 +9,6 @@ _base_ = [
     '../_base_/datasets/cs2dz_640x640_no_crop.py',
     '../_base_/uda/sepico_dark.py',
     '../_base_/schedules/adamw.py',
-    '../_base_/schedules/poly10warm.py',
     '../_base_/schedules/schedule_60k.py',
 ]
 model = dict(

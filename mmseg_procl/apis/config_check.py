@@ -150,6 +150,7 @@ class ConfigChecker:
         self._optim_wrapper(cfg.get('optim_wrapper'))
         for i, sched in self._items(cfg.get('param_scheduler')):
             self._component(f'param_scheduler{i}', sched, R.PARAM_SCHEDULERS, required=True)
+            self._schedule_length(f'param_scheduler{i}', sched)
         for name, hook in (cfg.get('default_hooks') or {}).items():
             if hook is not None:
                 self._component(f'default_hooks.{name}', hook, R.HOOKS, required=True)
@@ -160,6 +161,19 @@ class ConfigChecker:
             self._plain_dict(key, cfg.get(key), allowed)
         self._values()
         return self.errors
+
+    def _schedule_length(self, where: str, sched: dict) -> None:
+        """A poly schedule over the whole run must not end before the run does (the rest would train at
+        ``min_lr``); ending after it is an interrupted run (``train_cfg.max_iters`` set lower on purpose)."""
+        max_iters = (self.cfg.get('train_cfg') or {}).get('max_iters')
+        total = sched.get('total_iters')
+        if sched.get('type') != 'PolyLRWithWarmup' or not isinstance(max_iters, int) \
+                or not isinstance(total, int) or total >= max_iters:
+            return
+        self.errors.append(f'{where}.total_iters={total} is shorter than train_cfg.max_iters={max_iters}: '
+                           f'iterations {total}..{max_iters} would train at min_lr; set total_iters='
+                           f'{max_iters} (schedules/schedule_60k.py and schedule_80k.py carry their own '
+                           'poly schedule) or run with --cfg-options max_iters=N')
 
     @staticmethod
     def _items(value):

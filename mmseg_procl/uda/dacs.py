@@ -259,7 +259,8 @@ class DACS(SourceOnly):
         if labels is None:
             raise KeyError('offline pseudo-labels are read (a stage or the label_filter) but the target '
                            'samples carry none; add LoadPseudoLabels to the target pipeline and the '
-                           "dataset's data_prefix.pseudo_label_path")
+                           "dataset's data_prefix.pseudo_label_path (or, for a label_filter, set "
+                           'use_offline=False)')
         return labels.long()
 
     def provide_offline_pseudo_labels(self, state: IterationState) -> torch.Tensor:

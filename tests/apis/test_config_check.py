@@ -68,3 +68,15 @@ def test_errors_name_path_key_and_suggestion():
                             "did you mean 'LoggerHook'?") for e in errors)
     with pytest.raises(ConfigError, match='4 problems in the config'):
         check_config(cfg)
+
+
+def test_a_poly_schedule_ending_before_the_run_is_refused():
+    def errors(total, max_iters):
+        cfg = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+                          param_scheduler=[dict(type='PolyLRWithWarmup', total_iters=total, by_epoch=False)]))
+        return ConfigChecker(cfg).run()
+    assert errors(80000, 40000) == [] and errors(80000, 80000) == []     # an interrupted run is allowed
+    assert errors(40000, 80000) == ['param_scheduler[0].total_iters=40000 is shorter than train_cfg.max_iters='
+                                    '80000: iterations 40000..80000 would train at min_lr; set total_iters=80000 '
+                                    '(schedules/schedule_60k.py and schedule_80k.py carry their own poly '
+                                    'schedule) or run with --cfg-options max_iters=N']

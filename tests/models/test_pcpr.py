@@ -115,7 +115,7 @@ def test_non_daformer_heads_are_refused():
 
 
 def test_class_aware_crop_is_centred_on_a_small_class_pixel_by_hand():
-    labels = np.zeros((1, 32, 64), np.int64)
+    labels = torch.zeros((1, 32, 64), dtype=torch.long)
     labels[0, 2, 60] = 11                                   # one person pixel, row 2, column 60
     np.random.seed(0)
     # centred: rows 2 - 8 -> 0 (clamped), columns 60 - 8 = 52 -> at most 64 - 16 = 48
@@ -123,11 +123,11 @@ def test_class_aware_crop_is_centred_on_a_small_class_pixel_by_hand():
     labels[0, 2, 60], labels[0, 20, 30] = 0, 5              # a pole pixel at row 20, column 30
     assert class_aware_crop_box(labels, (16, 16), (5, 11)) == (12, 28, 22, 38)
     assert class_aware_crop_box(labels, (16, 16), (5, 11), divisible=8) == (8, 24, 16, 32)
-    assert class_aware_crop_box(np.full((1, 32, 64), 13), (16, 16), (5, 11)) is None   # cars only
+    assert class_aware_crop_box(torch.full((1, 32, 64), 13), (16, 16), (5, 11)) is None   # cars only
 
 
 def test_class_aware_crop_draws_a_present_class_then_one_of_its_pixels():
-    labels = np.zeros((2, 32, 64), np.int64)
+    labels = torch.zeros((2, 32, 64), dtype=torch.long)
     labels[1, 30, 5] = 17
     labels[0, 4:6, 40] = 6
     np.random.seed(3)

@@ -249,6 +249,13 @@ def test_objective_configuration_errors_are_named():
     ctx.extras.pop('hrda')
     with pytest.raises(KeyError, match="stage 'source' has no PCPRHead decoder features"):
         build_objective()(ctx)
+    ctx = stage_ctx()
+    ctx.labels = torch.zeros(1, 8, 9, dtype=torch.long)
+    with pytest.raises(ValueError, match=r'labels of size \(8, 9\) are not a multiple of the feature grid'):
+        build_objective()(ctx)
+    with pytest.raises(ValueError, match='in_channels=256, num_classes=19, but the decode head has '
+                                         'channels=128, num_classes=19'):
+        build_pcpr_dacs(objectives=[dict(type='MultiPrototypeContrast', in_channels=256)])
     register_all_modules()
     cfg = compose_uda_model(Config.fromfile('tests/fixtures/tiny_mic.py'))
     cfg.model.objectives = [dict(type='MultiPrototypeContrast', in_channels=16)]

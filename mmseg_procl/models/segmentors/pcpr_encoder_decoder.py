@@ -11,12 +11,14 @@ PCPR (github.com/sunrui570-dev/PCPF ``mmseg/models/segmentors/hrda_encoder_decod
   crop.  Deviations, on purpose: the reference reads the pixel's (row, column) into (x, y) and so centres the
   window on the transposed position; here it is centred on the pixel.  Its offsets are rounded down to
   multiples of ``crop_coord_divisible`` (8), which HRDA's fusion needs and the reference helper omits.  The
-  reference calls the helper only from its withheld ``is_mix`` path, so *when* PCPR used it is unknown: here
-  ``detail_crop='class_aware'`` uses it for every training pass of the segmentor (a switch; ``'random'`` is
-  HRDA).  Labels are read on the host to place the window (one transfer per training pass).
+  released code defines the helper but never calls it (its withheld ``is_mix`` path returns a
+  ``max_ent_crop``), so *when* PCPR used it is unknown: here ``detail_crop='class_aware'`` uses it for every training pass of the segmentor (a switch; ``'random'`` is
+  HRDA).  Placing the window reads the small classes' pixel counts and one pixel index on the host (two
+  small transfers per training pass); the draws use numpy's generator (the reference: Python's).
 - **Entropy map** (authors' ``get_entropy``): ``H = -sum_c p_c log p_c / (C log C)`` with ``p == 0``
   replaced by 1e-8, exactly the released formula (it divides by ``C log C``, not ``log C``, so a uniform
-  prediction gives 1/C).  The reference uses it in its withheld ``max_entropy_crop``; here it is a function.
+  prediction gives 1/C).  No released code calls it (presumably the withheld ``max_entropy_crop`` does); here
+  it is a function.
 - **Per-scale predictions** (``encode_decode_scales``, this project's): the fused, context and detail logits
   of the inference path at the input size, for the teacher's LR / HR consistency filtering (a reconstruction,
   :mod:`mmseg_procl.uda.scale_consistency`).
@@ -26,7 +28,7 @@ Call graph::
     train_forward -> choose_crop_box (class_aware_crop_box | sample_crop_box) -> HRDA's passes
                   -> PCPRHead (decoder features, detail mask, feature weight in outputs['hrda'])
     encode_decode_scales -> backbone_maps(context) , slide_features -> PCPRHead -> resize each
-    encode_decode        -> encode_decode_scales['fused']
+    encode_decode        -> HRDA's (the same fused logits)
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -53,21 +55,24 @@ def entropy_map(probs: torch.Tensor, num_classes: Optional[int] = None) -> torch
     return -(safe * safe.log()).sum(dim=1) / (num * float(np.log(num)))
 
 
-def class_aware_crop_box(labels: np.ndarray, crop: Sequence[int], classes: Sequence[int],
+def class_aware_crop_box(labels: torch.Tensor, crop: Sequence[int], classes: Sequence[int],
                          divisible: int = 1) -> Optional[Tuple[int, int, int, int]]:
     """(y1, y2, x1, x2) window of size ``crop`` centred on a random pixel of a random class of ``classes``
     present in (B, H, W) ``labels``, shifted inside the image, offsets rounded down to ``divisible``; None
-    when no such pixel exists.  Draws from numpy's global generator (class, then pixel)."""
+    when no such pixel exists.  Draws from numpy's global generator (class, then pixel); the labels stay on
+    their device (the host reads the classes' pixel counts and one pixel index)."""
     height, width = labels.shape[-2:]
-    present = [c for c in classes if c in set(np.unique(labels).tolist())]
+    flat = labels.reshape(-1).long()
+    counts = torch.bincount(flat.clamp(0, 255), minlength=256)[list(classes)].tolist()
+    present = [(c, n) for c, n in zip(classes, counts) if n > 0]
     if not present:
         return None
-    cls = present[np.random.randint(len(present))]
-    rows, cols = np.nonzero(labels == cls)[-2:]
-    pick = np.random.randint(len(rows))
+    cls, count = present[np.random.randint(len(present))]
+    index = int(torch.nonzero(flat == cls)[np.random.randint(count), 0]) % (height * width)
+    row, col = divmod(index, width)
     crop_h, crop_w = crop
-    y1 = min(max(int(rows[pick]) - crop_h // 2, 0), max(height - crop_h, 0))
-    x1 = min(max(int(cols[pick]) - crop_w // 2, 0), max(width - crop_w, 0))
+    y1 = min(max(row - crop_h // 2, 0), max(height - crop_h, 0))
+    x1 = min(max(col - crop_w // 2, 0), max(width - crop_w, 0))
     y1, x1 = y1 // divisible * divisible, x1 // divisible * divisible
     return y1, y1 + crop_h, x1, x1 + crop_w
 
@@ -110,7 +115,7 @@ class PCPREncoderDecoder(HRDAEncoderDecoder):
         if self.detail_crop == 'class_aware':
             labels = stack_pixel_field(data_samples, 'gt_sem_seg')
             if labels is not None:
-                box = class_aware_crop_box(labels.cpu().numpy(), self.hr_crop_size, self.crop_classes,
+                box = class_aware_crop_box(labels, self.hr_crop_size, self.crop_classes,
                                            self.crop_coord_divisible)
                 if box is not None:
                     return box

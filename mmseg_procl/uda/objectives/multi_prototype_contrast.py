@@ -123,12 +123,18 @@ class MultiPrototypeContrast(BaseObjective):
                                                ('loss_proto_consistency', self.consistency_weight)) if weight)
 
     def check_algorithm(self, algorithm) -> None:
-        """The student must return PCPR's decoder features (``PCPREncoderDecoder``)."""
+        """The student must return PCPR's decoder features (``PCPREncoderDecoder``) of ``in_channels``
+        channels for ``num_classes`` classes."""
         head = getattr(algorithm.model, 'decode_head', None)
         if not isinstance(head, PCPRHead):
             raise ValueError(f'MultiPrototypeContrast reads the decoder features of PCPRHead; the segmentor '
                              f'{type(algorithm.model).__name__} has {type(head).__name__} (use '
                              'PCPREncoderDecoder with a PCPRHead)')
+        channels = self.projection_head.proj[0].in_channels
+        if head.head.channels != channels or head.num_classes != self.num_classes:
+            raise ValueError(f'MultiPrototypeContrast: in_channels={channels}, num_classes={self.num_classes}, '
+                             f'but the decode head has channels={head.head.channels}, num_classes='
+                             f'{head.num_classes}')
 
     def head_outputs(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """The student's PCPRHead training outputs of this stage."""
@@ -149,6 +155,10 @@ class MultiPrototypeContrast(BaseObjective):
     def grid_labels(self, ctx: StageContext, size) -> torch.Tensor:
         """(N,) labels on the feature grid (majority vote), flattened."""
         scale = ctx.labels.shape[-1] // size[-1]
+        if tuple(ctx.labels.shape[-2:]) != (size[0] * scale, size[1] * scale):
+            raise ValueError(f"MultiPrototypeContrast: stage '{ctx.stage}' labels of size "
+                             f'{tuple(ctx.labels.shape[-2:])} are not a multiple of the feature grid '
+                             f'{tuple(size)}; use crops divisible by the output stride')
         return downscale_label_ratio(ctx.labels, scale, self.scale_min_ratio, self.num_classes,
                                      self.ignore_index).reshape(-1)
 
