@@ -25,7 +25,9 @@ State entries (computed once per iteration, on first request)::
     target_pseudo                                 teacher labels of the target; with target_crop:
                                                   crop windows chosen on the full image's labels,
                                                   the target cropped, labels regenerated (or cropped)
-    target, pseudo_labels, pseudo_weights         the (cropped) clean target and its pseudo-labels
+    target, pseudo_labels, pseudo_weights         the (cropped) clean target and its pseudo-labels (with a
+                                                  label_filter: filtered; its agreement mask is kept as
+                                                  ``scale_agreement``)
     offline_pseudo_labels                         externally produced target labels (LoadPseudoLabels),
                                                   cropped like the target
     target_day                                    the (cropped) day partners, or None
