@@ -7,8 +7,7 @@
 #   python tools/make_synthetic_data.py data/synthetic_cityscapes --style target --num 1000 --size 256x128 \
 #       --seed 2 --val-fraction 0
 #   python tools/test.py configs/demo/dacs_synthetic_predict_target_train.py \
-#       <DACS demo work dir>/iter_400.pth --format-only --eval-options imgfile_prefix=work_dirs/pl_trainid \
-#       --show-dir work_dirs/pl_colour --opacity 1
+#       <DACS demo work dir>/iter_400.pth --show-dir work_dirs/pl_colour --opacity 1
 #   python tools/convert_datasets/pseudo_labels.py work_dirs/pl_colour data/synthetic_cityscapes/pl2/train \
 #       --layout cityscapes
 # The 1000 scenes are those of the in-memory target of the other demos (seed 2), so the runs compare.

@@ -116,7 +116,10 @@ def build_test_config(config: str, checkpoint: str, eval_metrics=None, show_dir:
     cfg.model = segmentor_config(cfg.model)
     cfg.work_dir = work_dir or default_test_log_dir(config, checkpoint)
     cfg.load_from, cfg.resume = None, False
-    cfg.test_evaluator = evaluator_config(eval_metrics, format_only, eval_options or {})
+    if show_dir and not (eval_metrics or format_only):
+        cfg.test_evaluator = []         # only the colour maps: no metric, no labels needed
+    else:
+        cfg.test_evaluator = evaluator_config(eval_metrics, format_only, eval_options or {})
     hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'PredictionWriterHook']
     if show_dir:
         hooks.append(dict(type='PredictionWriterHook', out_dir=show_dir, opacity=opacity))
