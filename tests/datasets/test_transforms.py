@@ -212,3 +212,19 @@ def test_reduce_zero_label():
     res = dict(seg_fields=[], reduce_zero_label=True)
     lab = LoadAnnotations()._remap(np.array([[0, 1, 255]], np.uint8), res)
     np.testing.assert_array_equal(lab, [[255, 0, 255]])
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.int16, np.uint16, np.int32, np.float32, np.float64, np.int64,
+                                   np.bool_])
+def test_flip_array_equals_numpy_for_every_dtype_and_shape(dtype):
+    from mmseg_procl.datasets.transforms.random_flip import flip_array
+    rng = np.random.default_rng(0)
+    for shape in ((5, 7), (5, 7, 1), (5, 7, 3), (1, 7, 4), (5, 1)):
+        array = (rng.random(shape) * 100).astype(dtype)
+        for axis in (0, 1):
+            flipped = flip_array(array, axis)
+            expected = np.flip(array, axis=axis)
+            assert flipped.dtype == array.dtype and flipped.shape == array.shape
+            assert np.array_equal(flipped, expected) and flipped.flags['C_CONTIGUOUS']
+    strided = np.arange(60, dtype=np.uint8).reshape(5, 12)[:, ::2]          # a non-contiguous view
+    assert np.array_equal(flip_array(strided, 1), strided[:, ::-1])
