@@ -20,6 +20,7 @@ uda = dict(objectives=[
     dict(type='PromptLearning', loss_weight=0.5, stages=('source', 'mixed')),
 ])
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

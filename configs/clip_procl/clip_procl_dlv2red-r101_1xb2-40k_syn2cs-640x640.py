@@ -14,6 +14,7 @@ crop_size = (640, 640)
 model = dict(data_preprocessor=dict(size=crop_size))
 # RCS T = 0.01, 3000 px, crop ratio 0.5 (docs/methods.md §1.4).
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

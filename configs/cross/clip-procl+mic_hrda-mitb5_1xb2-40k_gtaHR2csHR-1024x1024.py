@@ -26,6 +26,7 @@ uda = dict(objectives=[
 ])
 # Rare class sampling with T = 0.01, 3000 px, crop ratio 2.0 (HRDA: 4x the pixels of a 512 crop)
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

@@ -34,6 +34,7 @@ uncropped_target = dict(
         dict(type='PackSegInputs'),
     ])
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target=uncropped_target,

@@ -13,6 +13,7 @@ crop_size = (512, 512)
 model = dict(data_preprocessor=dict(size=crop_size))
 # Batches of 2 source + 2 target crops; random source / target pairs (no RCS).
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

@@ -13,6 +13,7 @@ crop_size = (512, 512)
 model = dict(data_preprocessor=dict(size=crop_size))
 # Batches of 2 source + 2 target crops; rare class sampling with T = 0.01, 3000 px, crop ratio 0.5 (RCS, docs/methods.md §1.4).
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

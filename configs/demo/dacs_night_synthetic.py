@@ -13,6 +13,7 @@ target_dataset = dict(type='DarkZurichDataset', data_root=night_root, data_prefi
                       pipeline=[dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0.5),
                                 dict(type='PackSegInputs')])
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(_delete_=True, type='UDADataset', source=source_dataset, target=target_dataset))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='DarkZurichDataset', data_root=night_root,

@@ -15,6 +15,7 @@ target_dataset = dict(type='SyntheticDrivingDataset', style='target', num_sample
                       img_size={{_base_.img_size}}, seed=2,
                       pipeline=[dict(type='RandomFlip', prob=0.5), dict(type='PackSegInputs')])
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(_delete_=True, type='UDADataset', source=source_dataset, target=target_dataset))
 custom_hooks = [
     dict(type='RandomStateHook'),

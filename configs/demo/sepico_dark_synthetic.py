@@ -21,6 +21,7 @@ target_dataset = dict(type='DarkZurichDataset', data_root=night_root, data_prefi
                       pipeline=[dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0.5),
                                 dict(type='PackSegInputs')])
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(_delete_=True, type='UDADataset', source=source_dataset, target=target_dataset,
                  day_partners=dict(corresp_dir='corresp/train/night', day_img_dir='rgb_anon/train/day',
                                    night_key_prefix='train/night')))

@@ -50,7 +50,7 @@ param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=max_iters, power=1.0, min_lr=0.0,
          warmup_iters=50, warmup_ratio=1e-6, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

@@ -13,6 +13,7 @@ crop_size = (1024, 1024)
 model = dict(data_preprocessor=dict(size=crop_size))
 # Rare class sampling with T = 0.01, 3000 px, crop ratio 2.0 (HRDA: 4x the pixels of a 512 crop)
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

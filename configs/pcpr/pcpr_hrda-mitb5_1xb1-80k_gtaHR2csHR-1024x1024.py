@@ -28,6 +28,7 @@ pcpr_target_dataset = dict(
     ])
 # Rare class sampling with T = 0.01, 3000 px, crop ratio 2.0 (as MIC(HRDA)); batch 1, 2 workers (PCPR)
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     batch_size=1, num_workers=2,
     dataset=dict(
         _delete_=True, type='UDADataset',

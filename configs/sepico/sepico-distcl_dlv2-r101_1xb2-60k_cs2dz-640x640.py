@@ -16,6 +16,7 @@ model = dict(
     test_cfg=dict(class_prior=dict(frequencies='dark_zurich', scale=0.16, img_suffix='_rgb_anon.png')))
 # RCS T = 0.01, 3000 px, crop ratio 0.5 on Cityscapes; the night target is loaded uncropped with its day partner.
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

@@ -11,6 +11,7 @@ _base_ = [
 ]
 # RCS T = 0.01, 3000 px, crop ratio 0.5 (docs/methods.md §1.4); the target is loaded uncropped.
 train_dataloader = dict(
+    sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(
         _delete_=True, type='UDADataset',
         source={{_base_.source_dataset}}, target={{_base_.target_dataset}},

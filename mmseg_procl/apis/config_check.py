@@ -122,6 +122,11 @@ def _suggest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ''
 
 
+def _type_name(value: Any) -> Any:
+    """A config ``type`` as a name: the string itself or a class's ``__name__``."""
+    return getattr(value, '__name__', value)
+
+
 class ConfigChecker:
     """Collects the problems of one config (see the module docstring)."""
 
@@ -333,6 +338,19 @@ class ConfigChecker:
             self._component(f'{path}.collate_fn', cfg['collate_fn'], R.FUNCTIONS, required=True)
         if 'dataset' in cfg:
             self._dataset(f'{path}.dataset', cfg['dataset'])
+        self._uda_sampler(path, cfg)
+
+    def _uda_sampler(self, path: str, cfg: dict) -> None:
+        """A ``UDADataset`` needs ``UDAInfiniteSampler``: index samplers allocate its product length."""
+        dataset, sampler = cfg.get('dataset'), cfg.get('sampler')
+        if not (isinstance(dataset, dict) and _type_name(dataset.get('type')) == 'UDADataset'
+                and isinstance(sampler, dict)):
+            return
+        if _type_name(sampler.get('type')) == 'UDAInfiniteSampler':
+            return
+        self.errors.append(f"{path}.sampler: a UDADataset needs sampler=dict(type='UDAInfiniteSampler'), got "
+                           f"{sampler.get('type')!r} (an index sampler over len(source) * len(target) items "
+                           'allocates that many indices: about 3 GB per pass for GTA5 -> Cityscapes)')
 
     def _dataset(self, path: str, cfg: Any) -> None:
         """A dataset and what it builds: nested datasets (``source`` / ``target``) and pipelines."""

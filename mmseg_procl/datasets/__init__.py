@@ -8,7 +8,8 @@ from .gta import GTADataset
 from .synthetic_driving import SyntheticDrivingDataset
 from .synthia import SynthiaDataset
 from .uda_dataset import UDADataset
+from .uda_sampler import UDAIndex, UDAInfiniteSampler
 
 __all__ = ['BaseSegDataset', 'CityscapesDataset', 'GTADataset', 'SynthiaDataset',
            'DarkZurichDataset', 'ACDCDataset', 'SyntheticDrivingDataset']
-__all__ += ['UDADataset']
+__all__ += ['UDADataset', 'UDAIndex', 'UDAInfiniteSampler']

@@ -12,13 +12,19 @@ target's daytime partner through the target pipeline with the same flip (``datas
 
 - Without RCS, ``len = len(source) * len(target)`` and item ``idx`` pairs source
   ``idx // len(target)`` with target ``idx % len(target)``.
-- With RCS (``rare_class_sampling=dict(min_pixels, class_temp, min_crop_ratio)``) ``idx`` is ignored:
-  a class ``c`` is drawn with ``P(c) = softmax((1 - f_c) / class_temp)``, then uniformly one of the
+- With RCS (``rare_class_sampling=dict(min_pixels, class_temp, min_crop_ratio)``) an integer ``idx`` is
+  ignored: a class ``c`` is drawn with ``P(c) = softmax((1 - f_c) / class_temp)``, then uniformly one of the
   source files holding strictly more than ``min_pixels`` pixels of ``c``; the file is re-loaded
   (new random crop) while its crop holds ``<= min_pixels * min_crop_ratio`` pixels of ``c``, at most
   10 checks, the 11th crop being used unchecked.  The target is drawn uniformly at random.
   All draws use ``np.random`` (seeded per data-loader worker by mmengine) in the reference order:
   class, file, source crop(s), target index, target pipeline.
+- Training draws items through :class:`~mmseg_procl.datasets.uda_sampler.UDAInfiniteSampler`, which
+  passes a :class:`UDAIndex` instead of an integer: :meth:`UDADataset.draw_index` makes the same draws
+  (class, file, target) from the sampler's per-item generator, and the pipelines of the item run on
+  numpy's / python's global generators seeded with the item's seed (restored afterwards).  The item is
+  then a pure function of the sampler's (seed, rank, position): independent of the worker count and
+  exact on resume, with memory that does not grow with ``len(source) * len(target)``.
 
 Statistics come from ``<source data_root>/sample_class_stats.json`` and ``samples_with_class.json``
 (written by ``tools/convert_datasets``); a source without files (e.g. ``SyntheticDrivingDataset``)
@@ -27,8 +33,10 @@ basename of the label path (``seg_map_path``).  Differences to the reference, on
 problem (class/palette mismatch, a class without eligible files, a stats file missing from the
 dataset, duplicate label basenames) is reported at construction with the offending name.
 """
+import contextlib
 import copy
 import os.path as osp
+import random
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -38,6 +46,7 @@ from torch.utils.data import Dataset
 from mmseg_procl.registry import DATASETS
 from .class_stats import RcsStats, load_rcs_stats, rcs_class_probabilities
 from .day_partners import build_day_partners
+from .uda_sampler import NO_CLASS, UDAIndex
 
 RCS_KEYS = ('min_pixels', 'class_temp', 'min_crop_ratio')
 MAX_CROP_CHECKS = 10
@@ -103,6 +112,19 @@ def seg_map_basename_to_index(dataset: Dataset) -> Dict[str, int]:
 def _seg_map_path(dataset: Dataset, idx: int) -> Optional[str]:
     """Label path of sample ``idx`` from the dataset's data-info (None if it has no labels)."""
     return dataset.get_data_info(idx).get('seg_map_path')
+
+
+@contextlib.contextmanager
+def seeded_global_generators(seed: int):
+    """Run a block with numpy's and python's global generators seeded with ``seed``; restore them after."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    np.random.seed(seed)
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 def _check_packed(sample, role: str) -> dict:
@@ -207,8 +229,11 @@ class UDADataset(Dataset):
         """``len(source) * len(target)``, with and without RCS (as the reference)."""
         return len(self.source) * len(self.target)
 
-    def __getitem__(self, idx: int) -> dict:
-        """``dict(source=..., target=...)``: pair ``idx`` without RCS, a rare-class draw with RCS."""
+    def __getitem__(self, idx: Union[int, UDAIndex]) -> dict:
+        """``dict(source=..., target=...)`` of a :class:`UDAIndex` (the sampler's draw) or an integer
+        (pair ``idx`` without RCS, a rare-class draw from ``np.random`` with RCS)."""
+        if isinstance(idx, UDAIndex):
+            return self.get_indexed_sample(idx)
         if self.rcs_enabled:
             return self.get_rare_class_sample()
         if not 0 <= idx < len(self):
@@ -216,18 +241,47 @@ class UDADataset(Dataset):
         source = _check_packed(self.source[idx // len(self.target)], 'source')
         return dict(source=source, **self._target_item(idx % len(self.target)))
 
+    def draw_index(self, rng: np.random.Generator) -> UDAIndex:
+        """One item's draws from ``rng``: RCS class and a file holding it (or a uniform source), a
+        uniform target, a 32-bit pipeline seed (in this order)."""
+        if self.rcs_enabled:
+            c = int(rng.choice(self.rcs_classes, p=self.rcs_classprob))
+            indices = self._class_indices[c]
+            source = indices[int(rng.integers(len(indices)))]
+        else:
+            c, source = NO_CLASS, int(rng.integers(len(self.source)))
+        target = int(rng.integers(len(self.target)))
+        return UDAIndex(source=source, target=target, rcs_class=c, seed=int(rng.integers(2**32)))
+
+    def get_indexed_sample(self, index: UDAIndex) -> dict:
+        """The item of a :class:`UDAIndex`, its pipelines run under the index's seed."""
+        for name, value, size in (('source', index.source, len(self.source)),
+                                  ('target', index.target, len(self.target))):
+            if not 0 <= value < size:
+                raise IndexError(f'UDADataset: {name} index {value} out of range [0, {size})')
+        with seeded_global_generators(index.seed):
+            if index.rcs_class == NO_CLASS:
+                source = self._load_source(index.source)
+            else:
+                source = self._load_rare_class_source(index.source, index.rcs_class)
+            return dict(source=source, **self._target_item(index.target))
+
     def get_rare_class_sample(self) -> dict:
         """Draw a class, a source file holding it (re-cropped while the class is too small), a target."""
         c = int(np.random.choice(self.rcs_classes, p=self.rcs_classprob))
         indices = self._class_indices[c]
-        source_idx = indices[np.random.randint(len(indices))]
-        source = self._load_source(source_idx)
+        source = self._load_rare_class_source(indices[np.random.randint(len(indices))], c)
+        return dict(source=source, **self._target_item(np.random.randint(len(self.target))))
+
+    def _load_rare_class_source(self, idx: int, c: int) -> dict:
+        """Source ``idx``, re-loaded (new crop) while it holds too few pixels of class ``c``."""
+        source = self._load_source(idx)
         if self.rcs_min_crop_ratio > 0:
             for _ in range(MAX_CROP_CHECKS):
                 if self._class_pixels(source, c) > self.rcs_min_pixels * self.rcs_min_crop_ratio:
                     break
-                source = self._load_source(source_idx)
-        return dict(source=source, **self._target_item(np.random.randint(len(self.target))))
+                source = self._load_source(idx)
+        return source
 
     def _load_source(self, idx: int) -> dict:
         """Source sample ``idx`` through the source pipeline."""

@@ -80,3 +80,16 @@ def test_a_poly_schedule_ending_before_the_run_is_refused():
                                     '80000: iterations 40000..80000 would train at min_lr; set total_iters=80000 '
                                     '(schedules/schedule_60k.py and schedule_80k.py carry their own poly '
                                     'schedule) or run with --cfg-options max_iters=N']
+
+
+@pytest.mark.parametrize('sampler', ['InfiniteSampler', 'DefaultSampler'])
+def test_a_uda_dataset_behind_an_index_sampler_is_refused(sampler):
+    source = dict(type='SyntheticDrivingDataset', style='source')
+    loader = dict(batch_size=2, sampler=dict(type=sampler, shuffle=True),
+                  dataset=dict(type='UDADataset', source=source, target=dict(source, style='target')))
+    errors = ConfigChecker(Config(dict(train_dataloader=loader))).run()
+    assert errors == [f"train_dataloader.sampler: a UDADataset needs sampler=dict(type='UDAInfiniteSampler'), "
+                      f"got '{sampler}' (an index sampler over len(source) * len(target) items allocates that "
+                      'many indices: about 3 GB per pass for GTA5 -> Cityscapes)']
+    loader['sampler'] = dict(type='UDAInfiniteSampler')
+    assert ConfigChecker(Config(dict(train_dataloader=loader))).run() == []

@@ -52,7 +52,9 @@ def test_losses_panels_and_checkpoint(full_run):
 def test_resume_reproduces_dacs_losses_exactly(full_run, tmp_path):
     work_dir, _ = full_run
     train(tmp_path, '--cfg-options', 'train_cfg.max_iters=2')
-    train(tmp_path, '--resume', str(tmp_path / 'iter_2.pth'))
+    log = train(tmp_path, '--resume', str(tmp_path / 'iter_2.pth'))
+    # the sampler restarts at item 2 x batch 2 instead of loading the two trained batches again
+    assert 'Resumed the data stream at item 4 of each rank (iteration 2)' in log
     assert logged(tmp_path) == logged(work_dir)
     full = torch.load(work_dir / 'iter_4.pth', map_location='cpu', weights_only=True)['state_dict']
     resumed = torch.load(tmp_path / 'iter_4.pth', map_location='cpu', weights_only=True)['state_dict']

@@ -1,7 +1,7 @@
 # 60k iterations (SePiCo's Cityscapes -> Dark Zurich runs, experiments.py ids 7-8), evaluation every 4000, with
 # poly10warm over the whole run (docs/methods.md §1.7: mmcv's poly decays over the runner's max_iters); use it
 # instead of poly10warm.py, whose schedule ends at 40k.
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=60000, val_interval=4000)
+train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=60000, val_interval=4000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

@@ -4,9 +4,11 @@ mmengine checkpoints do not contain the random-number generators, so after ``--r
 drop-path and the DACS augmentation draws would differ from an uninterrupted run.  This hook
 gathers the python / numpy / torch (CPU and CUDA) generator states of every rank right before an
 iteration whose checkpoint will be written, stores them in the checkpoint under ``rng_states``
-(one entry per rank), and restores this rank's entry when a checkpoint is resumed.  Data-loader
-workers re-seed themselves and replay the skipped batches, so data order is reproduced by
-mmengine itself (it needs ``num_workers >= 1`` so that data and model do not share one generator).
+(one entry per rank), and restores this rank's entry when a checkpoint is resumed.  The data of a
+UDA run need no state: ``UDAInfiniteSampler`` items are functions of (seed, rank, position) and
+``ResumableIterBasedTrainLoop`` restarts the stream at the resumed position.  Other samplers are
+replayed batch by batch as mmengine does (exact with ``num_workers >= 1``, so that data and model
+do not share one generator).
 """
 import random
 from typing import Dict, List, Optional
