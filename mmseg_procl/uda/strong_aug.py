@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_procl.registry import MODELS
+from mmseg_procl.utils.host_sync import host_values
 
 Factor = Union[float, torch.Tensor]
 
@@ -257,7 +258,8 @@ def _host_values(values: Union[torch.Tensor, np.ndarray, Sequence], name: str, b
         if values.device.type != 'cpu':
             raise ValueError(f'strong_transform: {name} must be host values (CPU tensor, numpy or '
                              f'python numbers) to avoid a device sync, got a tensor on {values.device}')
-        values = values.tolist()
+        with host_values():             # CPU draws (checked above): no device synchronisation
+            values = values.tolist()
     values = np.asarray(values).tolist()
     if len(values) != batch:
         raise ValueError(f'strong_transform: {name} must hold {batch} entries (one per image), '

@@ -6,7 +6,7 @@
 # no positional blocks), so it is left out: the parameter groups are the same.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=6e-05, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01),
+    optimizer=dict(type='AdamW', lr=6e-05, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, fused=True),
     paramwise_cfg=dict(custom_keys=dict(
         head=dict(lr_mult=10.0),
         norm=dict(decay_mult=0.0))))

@@ -62,7 +62,7 @@ def bank_contrast(feat: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor,
     sims = torch.einsum('na,cla->ncl', feat, bank) / tau                              # (N, C, L)
     neg = (sims * used).sum(-1) / bank_size.clamp(min=1).to(sims.dtype)               # (N, C)
     safe = _safe_labels(labels, valid)
-    own = F.one_hot(safe, num_classes).bool()                                         # (N, C)
+    own = safe[:, None] == torch.arange(num_classes, device=safe.device)              # (N, C)
     sum_exp_neg = torch.where(own, torch.zeros_like(neg), neg.exp()).sum(1, keepdim=True)
     pos = sims[torch.arange(feat.shape[0], device=feat.device), safe]                # (N, L)
     log_term = pos - torch.log(pos.exp() + sum_exp_neg)

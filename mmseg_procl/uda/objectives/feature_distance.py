@@ -28,7 +28,8 @@ def downscale_label_ratio(label: torch.Tensor, scale: int, min_ratio: float, num
     """Majority-vote down-scaling of (B, H, W) labels by ``scale``; weak majorities become ignore."""
     substitute = num_classes
     lab = torch.where(label == ignore_index, torch.full_like(label, substitute), label).long()
-    onehot = F.one_hot(lab, num_classes + 1).permute(0, 3, 1, 2).float()
+    classes = torch.arange(num_classes + 1, device=lab.device).view(1, -1, 1, 1)
+    onehot = (lab[:, None] == classes).float()        # (B, C + 1, H, W); F.one_hot checks values on the host
     pooled = F.avg_pool2d(onehot, kernel_size=scale)
     ratio, out = pooled.max(dim=1)
     out = torch.where(out == substitute, torch.full_like(out, ignore_index), out)
