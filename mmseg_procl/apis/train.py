@@ -20,7 +20,8 @@ from .config_utils import (compose_uda_model, default_work_dir, existing_checkpo
 
 
 def amp_optim_wrapper(cfg) -> None:
-    """Switch the optimizer wrapper to bf16 autocast (``AmpOptimWrapper``, CUDA only)."""
+    """Switch the optimizer wrapper to bf16 autocast (``AmpOptimWrapper``, CUDA only): forward passes of
+    the stages and of the teacher in bf16, weights, gradients, optimizer state and the EMA teacher in fp32."""
     import torch
     if not torch.cuda.is_available():
         raise ValueError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); none is available here')
@@ -29,6 +30,10 @@ def amp_optim_wrapper(cfg) -> None:
         return
     wrapper.type = 'AmpOptimWrapper'
     wrapper.setdefault('dtype', 'bfloat16')
+    # bf16 has float32's exponent range: no loss scaling (a static scale of 1); the scaler still skips
+    # steps with non-finite gradients, inside the fused AdamW kernel (no host synchronisation)
+    if wrapper.dtype in ('bfloat16', 'bf16'):
+        wrapper.setdefault('loss_scale', 1.0)
 
 
 def latest_checkpoint(work_dir: str) -> str:

@@ -157,16 +157,20 @@ class DACS(SourceOnly):
 
     @torch.no_grad()
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Teacher logits at the input size (train mode, dropout off)."""
+        """Teacher logits at the input size (train mode, dropout off; under the wrapper's autocast,
+        returned in float32 so that confidences are not rounded to bf16)."""
         hw = inputs.shape[2:]
         metas = [dict(img_shape=tuple(hw), pad_shape=tuple(hw))] * inputs.shape[0]
-        logits = self.ema_model.encode_decode(inputs, metas)
-        return resize(logits, hw, align_corners=self.ema_model.align_corners)
+        with self.forward_precision():
+            logits = self.ema_model.encode_decode(inputs, metas)
+        return resize(logits.float(), hw, align_corners=self.ema_model.align_corners)
 
     @torch.no_grad()
     def teacher_embeddings(self, inputs: torch.Tensor, head: str) -> torch.Tensor:
         """The teacher's ``head`` output (e.g. projected pixel embeddings) on ``inputs``."""
-        return self.ema_model.head_forward(head, self.ema_model.extract_feat(inputs))
+        with self.forward_precision():
+            embeddings = self.ema_model.head_forward(head, self.ema_model.extract_feat(inputs))
+        return embeddings.float()
 
     # ------------------------------------------------------------------ state entries
     def provide_target_full(self, state: IterationState) -> torch.Tensor:
@@ -198,7 +202,9 @@ class DACS(SourceOnly):
         """(labels, confidence): the pseudo-label policy on the teacher's fused logits of the (uncropped)
         ``target``, then ``label_filter`` with its context / detail logits and, if it uses them, the
         offline labels."""
-        scales = self.ema_model.encode_decode_scales(target)
+        with self.forward_precision():
+            scales = self.ema_model.encode_decode_scales(target)
+        scales = {name: logits.float() for name, logits in scales.items()}
         labels, confidence = self.pseudo_labeller.label(scales['fused'])
         offline = self.full_offline_pseudo_labels(state) if self.label_filter.use_offline else None
         labels, agree = self.label_filter(labels, scales, offline)

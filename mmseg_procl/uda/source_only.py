@@ -16,8 +16,10 @@ Call graph::
                -> run_stage per stage (state entries -> segmentor.train_forward -> objectives ->
                   backward per stage, or once per iteration)
                -> step_optimizer (gradient averaging across ranks, step, iteration counter)
+    forward passes outside a stage (the DACS teacher) -> forward_precision (the wrapper's autocast)
     val_step / test_step -> forward(mode='predict') -> student.predict
 """
+import contextlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -117,6 +119,7 @@ class SourceOnly(BaseModel):
         check_objectives(self.stages, self.objectives)
         self._check_prototype_sources()
         self.local_iter = 0
+        self.cast_dtype: Optional[torch.dtype] = None     # the optimizer wrapper's autocast dtype
         # tensor mirror of local_iter: saved with the weights (exact resume) without a host read
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
 
@@ -191,6 +194,7 @@ class SourceOnly(BaseModel):
         """One iteration: the stages in order, then the optimizer step."""
         data = self.data_preprocessor(data, True)
         require_branches(data, self.BRANCHES, type(self).__name__)
+        self.cast_dtype = getattr(optim_wrapper, 'cast_dtype', None)
         optim_wrapper.zero_grad()
         self.before_stages()
         state = self.iteration_state(data)
@@ -206,6 +210,14 @@ class SourceOnly(BaseModel):
             optim_wrapper.backward(sum(pending))
         self.after_stages(state)
         return self.step_optimizer(optim_wrapper, log_vars)
+
+    def forward_precision(self):
+        """Autocast for forward passes outside a stage's ``optim_context`` (the teacher): the optimizer
+        wrapper's dtype (``AmpOptimWrapper(dtype='bfloat16')``), a null context in fp32."""
+        if self.cast_dtype is None:
+            return contextlib.nullcontext()
+        device = next(self.parameters()).device.type
+        return torch.autocast(device_type=device, dtype=self.cast_dtype)
 
     def before_stages(self) -> None:
         """Hook for subclasses (DACS: the teacher update)."""

@@ -1,4 +1,5 @@
 """No host synchronisation inside a training step: the guard, then DACS and CLIP-ProCL steps under it."""
+import contextlib
 import random
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.optim import build_optim_wrapper
+from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.registry import DATASETS, MODELS
@@ -78,3 +79,50 @@ def test_training_steps_read_nothing_on_the_host(config):
             log_vars = algo.train_step(batch, wrapper)
     assert algo.local_iter == 2 and all(torch.isfinite(v) for v in log_vars.values())
     assert any(not torch.equal(p, before[n]) for n, p in algo.model.named_parameters() if n in before)
+
+
+class CpuBf16Wrapper(OptimWrapper):
+    """What mmengine's ``AmpOptimWrapper(dtype='bfloat16', loss_scale=1.0)`` does to a step, on the CPU
+    (mmengine's class needs CUDA): autocast in the stages' ``optim_context`` and ``cast_dtype``."""
+
+    cast_dtype = torch.bfloat16
+
+    @contextlib.contextmanager
+    def optim_context(self, model):
+        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
+            yield
+
+
+def test_bf16_step_runs_student_and_teacher_in_bf16_and_keeps_fp32_weights():
+    algo, wrapper, batch = setup_step('tests/fixtures/tiny_dacs.py')
+    wrapper = CpuBf16Wrapper(optimizer=wrapper.optimizer)
+    seen = {}
+    for name, module in (('student', algo.model), ('teacher', algo.ema_model)):
+        module.decode_head.conv_seg.register_forward_hook(
+            lambda m, i, out, name=name: seen.setdefault(name, set()).add(out.dtype))
+    labeller_inputs = []
+    label = algo.pseudo_labeller.label
+    algo.pseudo_labeller.label = lambda logits, *a: labeller_inputs.append(logits.dtype) or label(logits, *a)
+    random.seed(0), torch.manual_seed(0)
+    for _ in range(2):
+        with forbid_host_sync():
+            log_vars = algo.train_step(batch, wrapper)
+    assert seen == {'student': {torch.bfloat16}, 'teacher': {torch.bfloat16}}
+    assert labeller_inputs == [torch.float32] * 2               # confidences from fp32 logits
+    assert all(torch.isfinite(v) for v in log_vars.values())
+    for module in (algo.model, algo.ema_model):
+        assert {p.dtype for p in module.parameters()} == {torch.float32}
+    assert {s.dtype for s in wrapper.optimizer.state_dict()['state'][0].values()} == {torch.float32}
+
+
+def test_amp_switch_is_bf16_without_loss_scaling(monkeypatch):
+    from mmseg_procl.apis import train as train_api
+    cfg = Config.fromfile('tests/fixtures/tiny_dacs.py')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(ValueError, match='--amp needs a CUDA GPU'):
+        train_api.amp_optim_wrapper(cfg)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    train_api.amp_optim_wrapper(cfg)
+    wrapper = cfg.optim_wrapper
+    assert (wrapper.type, wrapper.dtype, wrapper.loss_scale) == ('AmpOptimWrapper', 'bfloat16', 1.0)
+    assert wrapper.optimizer.fused is True

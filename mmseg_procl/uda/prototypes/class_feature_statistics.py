@@ -134,8 +134,13 @@ class ClassFeatureStatistics(nn.Module):
         """Update from this iteration's embeddings of ``images`` and ``labels`` (see the module doc)."""
         model = algorithm.ema_model if self.features == 'teacher' else algorithm.model
         images = state[self.images]
-        embeddings = state.cached(f'{self.features}:{self.head}:{self.images}',
-                                  lambda: model.head_forward(self.head, model.extract_feat(images)))
+
+        def embed() -> torch.Tensor:
+            """The head's embeddings in float32 (under the optimizer wrapper's autocast, if any)."""
+            with algorithm.forward_precision():
+                return model.head_forward(self.head, model.extract_feat(images)).float()
+
+        embeddings = state.cached(f'{self.features}:{self.head}:{self.images}', embed)
         feats, labels, valid = contrast_preparations(embeddings, state[self.labels], self.use_avg_pool,
                                                      self.scale_min_ratio, self.num_classes,
                                                      self.ignore_index)
