@@ -1,5 +1,6 @@
 """No host synchronisation inside a training step: the guard, then DACS and CLIP-ProCL steps under it."""
 import contextlib
+import importlib
 import random
 
 import numpy as np
@@ -116,7 +117,7 @@ def test_bf16_step_runs_student_and_teacher_in_bf16_and_keeps_fp32_weights():
 
 
 def test_amp_switch_is_bf16_without_loss_scaling(monkeypatch):
-    from mmseg_procl.apis import train as train_api
+    train_api = importlib.import_module('mmseg_procl.apis.train')     # the module, not apis.train()
     cfg = Config.fromfile('tests/fixtures/tiny_dacs.py')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(ValueError, match='--amp needs a CUDA GPU'):
