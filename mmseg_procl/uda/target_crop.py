@@ -31,8 +31,11 @@ def crop_box(height: int, width: int, crop_hw: Sequence[int]) -> Box:
 
 
 def window_score(label: torch.Tensor, cat_max_ratio: float, ignore_index: int = 255) -> torch.Tensor:
-    """CBC score of a (h, w) label window (a device scalar; 0 when the balance check fails)."""
-    counts = torch.bincount(label.reshape(-1).long(), minlength=256)
+    """CBC score of a (h, w) label window (a device scalar; 0 when the balance check fails).  The class
+    histogram is a scatter-add (``torch.bincount`` reads the maximum on the host on a GPU)."""
+    flat = label.reshape(-1).long()
+    counts = torch.zeros(256, dtype=torch.long, device=label.device)
+    counts.scatter_add_(0, flat, torch.ones_like(flat))
     counts[ignore_index] = 0
     present = counts > 0
     total = counts.sum().clamp(min=1)

@@ -228,3 +228,25 @@ def test_flip_array_equals_numpy_for_every_dtype_and_shape(dtype):
             assert np.array_equal(flipped, expected) and flipped.flags['C_CONTIGUOUS']
     strided = np.arange(60, dtype=np.uint8).reshape(5, 12)[:, ::2]          # a non-contiguous view
     assert np.array_equal(flip_array(strided, 1), strided[:, ::-1])
+
+
+def test_crop_ratio_check_by_histogram_matches_the_sorting_definition():
+    from mmseg_procl.datasets.transforms.random_crop import crop_passes_ratio
+
+    def by_unique(label, ratio, ignore):
+        values, counts = np.unique(label, return_counts=True)
+        counts = counts[values != ignore]
+        return len(counts) > 1 and counts.max() / counts.sum() < ratio
+
+    assert crop_passes_ratio(np.array([[0, 0, 1, 255]], np.uint8), 0.75, 255)           # 2/3 < 0.75
+    assert not crop_passes_ratio(np.array([[0, 0, 0, 1]], np.uint8), 0.75, 255)         # 3/4
+    assert not crop_passes_ratio(np.array([[0, 255, 255, 255]], np.uint8), 0.75, 255)   # one class
+    assert crop_passes_ratio(np.array([[0, 2, 2, 1]], np.uint8), 0.75, 0)               # 0 ignored: 2/3
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        shares = rng.dirichlet(np.ones(5) * 0.3)
+        label = rng.choice([0, 1, 2, 13, 255], size=(8, 8), p=shares).astype(np.uint8)
+        for ignore in (255, 0, 300):
+            assert crop_passes_ratio(label, 0.75, ignore) == by_unique(label, 0.75, ignore), (trial, ignore)
+            wide = label.astype(np.int64)                                                # sorting path
+            assert crop_passes_ratio(wide, 0.75, ignore) == by_unique(wide, 0.75, ignore)

@@ -1,7 +1,7 @@
 """Data transforms with the names and semantics of MMSegmentation (docs/methods.md §1.1)."""
 from .base_transform import BaseTransform
 from .loading_annotations import LoadAnnotations, LoadPseudoLabels
-from .loading_image import LoadImageFromFile
+from .loading_image import LoadImageFromFile, LoadResizedCache
 from .pack_seg_inputs import PackSegInputs
 from .pad import Pad
 from .photometric_distortion import PhotoMetricDistortion
@@ -10,5 +10,6 @@ from .random_crop import RandomCrop
 from .random_flip import RandomFlip
 from .resize import Resize
 
-__all__ = ['BaseTransform', 'LoadImageFromFile', 'LoadAnnotations', 'LoadPseudoLabels', 'Resize', 'RandomCrop',
+__all__ = ['BaseTransform', 'LoadImageFromFile', 'LoadResizedCache', 'LoadAnnotations', 'LoadPseudoLabels',
+           'Resize', 'RandomCrop',
            'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs', 'PseudoLabelMargins']

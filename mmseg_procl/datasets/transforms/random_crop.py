@@ -26,8 +26,14 @@ def draw_crop_box(img_hw: Tuple[int, int], crop_hw: Tuple[int, int]) -> Box:
 
 def crop_passes_ratio(label: np.ndarray, cat_max_ratio: float, ignore_index: int) -> bool:
     """True if >1 valid class is present and the largest covers < ``cat_max_ratio`` of valid pixels."""
-    values, counts = np.unique(label, return_counts=True)
-    counts = counts[values != ignore_index]
+    if label.dtype == np.uint8:         # a histogram: O(n), where np.unique sorts the crop (~6x slower)
+        counts = np.bincount(label.ravel(), minlength=256)
+        if 0 <= ignore_index < 256:
+            counts[ignore_index] = 0
+        counts = counts[counts > 0]
+    else:
+        values, counts = np.unique(label, return_counts=True)
+        counts = counts[values != ignore_index]
     return len(counts) > 1 and counts.max() / counts.sum() < cat_max_ratio
 
 
