@@ -103,14 +103,16 @@ class DACS(SourceOnly):
                  prototype_sources: Optional[Dict[str, dict]] = None, backward: str = 'stage',
                  predict_on: str = 'student', masking: Optional[dict] = None,
                  mask_mode: str = 'separatetrgaug', label_filter: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 channels_last: bool = False, compile_segmentor: Optional[dict] = None) -> None:
         if predict_on not in PREDICT_ON:
             raise ValueError(f'DACS: predict_on must be one of {PREDICT_ON}, got {predict_on!r}')
         if mask_mode not in MASK_MODES:
             raise ValueError(f'DACS: mask_mode must be one of {MASK_MODES}, got {mask_mode!r}')
         super().__init__(model, objectives, stages, prototype_sources, backward, data_preprocessor,
-                         init_cfg)
+                         init_cfg, channels_last, compile_segmentor)
         self.ema_model = freeze(MODELS.build(model))
+        self.apply_speed_options(self.ema_model)
         self.teacher_policy = build_part(teacher, 'EMATeacher')
         self.pseudo_labeller = build_part(pseudo_labeller, 'PseudoLabeller')
         self.mixer = build_part(mix, 'ClassMix')

@@ -250,3 +250,14 @@ def test_crop_ratio_check_by_histogram_matches_the_sorting_definition():
             assert crop_passes_ratio(label, 0.75, ignore) == by_unique(label, 0.75, ignore), (trial, ignore)
             wide = label.astype(np.int64)                                                # sorting path
             assert crop_passes_ratio(wide, 0.75, ignore) == by_unique(wide, 0.75, ignore)
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.uint16, np.float32, np.float64, np.int64, np.bool_])
+@pytest.mark.parametrize('shape', [(5, 7), (5, 7, 1), (5, 7, 2), (5, 7, 3), (5, 7, 4), (5, 7, 6)])
+def test_image_to_tensor_equals_the_transpose(dtype, shape):
+    from mmseg_procl.datasets.transforms.pack_seg_inputs import image_to_tensor
+    img = (np.random.RandomState(0).rand(*shape) * 200).astype(dtype)
+    expected = img[:, :, None] if img.ndim == 2 else img
+    out = image_to_tensor(img)
+    assert out.is_contiguous() and out.dtype == torch.from_numpy(img).dtype
+    assert torch.equal(out, torch.from_numpy(np.ascontiguousarray(expected.transpose(2, 0, 1))))

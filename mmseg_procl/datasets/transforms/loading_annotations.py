@@ -48,7 +48,7 @@ def add_label_field(results: Dict, key: str, label: np.ndarray, path: str) -> Di
     num_classes = results.get('num_classes')
     if num_classes is not None:
         check_label_values(label, path, num_classes, results.get('ignore_index', 255))
-    results[key] = label.astype(np.uint8)
+    results[key] = label.astype(np.uint8, copy=False)
     results.setdefault('seg_fields', [])
     if key not in results['seg_fields']:
         results['seg_fields'].append(key)
@@ -91,11 +91,13 @@ class LoadAnnotations(BaseTransform):
         reduce = self.reduce_zero_label
         if reduce is None:
             reduce = results.get('reduce_zero_label', False)
+        label_map = results.get('label_map')
+        if not reduce and not label_map:
+            return label                        # no remapping: no int64 round trip (0.7 ms per GTA5 label)
         label = label.astype(np.int64)
         if reduce:
             label = np.where(label == 0, 255, label - 1)
             label[label == 254] = 255
-        label_map = results.get('label_map')
         if label_map:
             out = label.copy()
             for old, new in label_map.items():
