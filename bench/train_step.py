@@ -1,7 +1,8 @@
 """Benchmark: one full training iteration (``train_step``) of every method, time and peak memory.
 
     python bench/train_step.py [--size tiny|reference] [--device cpu|cuda] [--dtype float32|bfloat16]
-                               [--steps 3] [--methods NAME ...] [--out FILE]
+                               [--channels-last] [--compile] [--steps 3] [--warmup 1] [--methods NAME ...]
+                               [--out FILE]
 
 Each method is the shipped GTA5 -> Cityscapes config (algorithm, segmentor, objectives, optimizer incl. the
 fused AdamW) with random weights (no pretrained file is read), trained on a fixed batch of procedural
@@ -86,8 +87,9 @@ def strip_pretrained(cfg) -> None:
             objective.clip_weights = None
 
 
-def method_config(name: str, size: str):
-    """(config, source shape, target shape, batch size, loads offline labels) of a method at a size."""
+def method_config(name: str, size: str, channels_last: bool = False, compile_segmentor: bool = False):
+    """(config, source shape, target shape, batch size, loads offline labels) of a method at a size,
+    with the algorithm's ``channels_last`` / ``compile_segmentor`` switches if asked."""
     from mmengine.config import Config
     from mmseg_procl.apis.config_utils import compose_uda_model
     path, variant, _ = METHODS[name]
@@ -110,6 +112,10 @@ def method_config(name: str, size: str):
         cfg.model.objectives = []
     if variant == 'source_only':
         cfg.model = dict(type='SourceOnly', model=segmentor)
+    if channels_last:
+        cfg.model['channels_last'] = True
+    if compile_segmentor:
+        cfg.model['compile_segmentor'] = dict()
     offline = any(t['type'] == 'LoadPseudoLabels' for t in uda.target.pipeline)
     return cfg, source_hw, target_hw, cfg.train_dataloader.batch_size, offline
 
@@ -154,7 +160,8 @@ def measure(name: str, args) -> dict:
     from mmseg_procl.registry import MODELS
     from mmseg_procl.utils import HostSyncError, forbid_host_sync, register_all_modules
     register_all_modules()
-    cfg, source_hw, target_hw, batch, offline = method_config(name, args.size)
+    cfg, source_hw, target_hw, batch, offline = method_config(name, args.size, args.channels_last,
+                                                              args.compile)
     random.seed(0), np.random.seed(0), torch.manual_seed(0)
     algo = MODELS.build(cfg.model)
     algo.init_weights()
@@ -206,7 +213,9 @@ def parse_args(argv):
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'])
     parser.add_argument('--steps', type=int, default=3, help='timed iterations (median reported)')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first (compile: more)')
+    parser.add_argument('--channels-last', action='store_true', help="the algorithms' channels_last=True")
+    parser.add_argument('--compile', action='store_true', help="compile_segmentor=dict() (torch.compile)")
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS), metavar='NAME',
                         help=f'subset of: {", ".join(METHODS)}')
     parser.add_argument('--out', help='also write the JSON to this file')
@@ -242,7 +251,8 @@ def main(argv=None) -> int:
                   device=args.device,
                   device_name=torch.cuda.get_device_name() if args.device == 'cuda' else None,
                   torch=torch.__version__, threads=torch.get_num_threads(), dtype=args.dtype, size=args.size,
-                  steps=args.steps, warmup=args.warmup, methods=results)
+                  channels_last=args.channels_last, compile=args.compile, steps=args.steps,
+                  warmup=args.warmup, methods=results)
     text = json.dumps(record, indent=1)
     print(text)
     if args.out:
