@@ -21,7 +21,6 @@ The scenes are synthetic: their PNGs compress better than real photographs (see 
 decode times are lower than on GTA5 / Cityscapes files; the ratio is the comparable number.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,8 @@ import time
 import cv2
 import numpy as np
 import torch
+
+from common import emit_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -158,11 +159,7 @@ def main(argv=None) -> int:
                   machine=f'{platform.machine()} {platform.processor() or ""}'.strip(),
                   python=platform.python_version(), torch=torch.__version__, opencv=cv2.__version__,
                   threads=1, branches=branches)
-    text = json.dumps(record, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            f.write(text + '\n')
+    emit_json(record, args.out, indent=2)
     return 0
 
 

@@ -34,6 +34,8 @@ import time
 import numpy as np
 import torch
 
+from common import emit_json
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -253,11 +255,7 @@ def main(argv=None) -> int:
                   torch=torch.__version__, threads=torch.get_num_threads(), dtype=args.dtype, size=args.size,
                   channels_last=args.channels_last, compile=args.compile, steps=args.steps,
                   warmup=args.warmup, methods=results)
-    text = json.dumps(record, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            f.write(text + '\n')
+    emit_json(record, args.out, indent=1)
     failed = [name for name, row in results.items() if 'error' in row]
     return 1 if failed else 0
 

@@ -146,7 +146,6 @@ def build_resized_cache(dataset_cfg: Dict, steps: Sequence[dict], cache_dir: str
     data root and file count was already there.  Progress (tqdm, with ETA) goes to stderr.
     """
     from tqdm import tqdm
-    from mmseg_procl.registry import DATASETS
     steps = check_steps(steps, 'cache_resized_images')
     key = cache_key(steps)
     folder = osp.join(cache_dir, key)

@@ -11,7 +11,8 @@ from mmseg_procl.datasets import UDADataset, UDAIndex, UDAInfiniteSampler
 from mmseg_procl.datasets import uda_sampler
 from mmseg_procl.datasets.transforms import PackSegInputs, RandomCrop, RandomFlip
 from mmseg_procl.structures import SegDataSample
-from test_uda_dataset import LAYOUT, LOAD, PACK, gta, rcs, stem_of, synthetic, layout_root  # noqa: F401
+from test_uda_dataset import LOAD, PACK, gta, rcs, stem_of, synthetic
+from test_uda_dataset import layout_root  # noqa: F401  (a fixture)
 
 
 class LazyDataset:

@@ -55,10 +55,12 @@ def test_device_side_operations_pass():
     assert m.tolist() == [0.5, 3.0, 2.0]
 
 
-def setup_step(config):
-    """(algorithm in train mode, optimizer wrapper, a collated batch of two items) of a tiny config."""
+def setup_step(config, **options):
+    """(algorithm in train mode, optimizer wrapper, a collated batch of two items) of a tiny config, with
+    extra algorithm ``options``."""
     register_all_modules()
     cfg = compose_uda_model(Config.fromfile(config))
+    cfg.model.update(options)
     torch.manual_seed(0)
     algo = MODELS.build(cfg.model)
     algo.init_weights()

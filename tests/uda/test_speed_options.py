@@ -4,30 +4,15 @@ import random
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.optim import build_optim_wrapper
 
-from mmseg_procl.apis.config_utils import compose_uda_model
-from mmseg_procl.registry import DATASETS, MODELS
-from mmseg_procl.utils import register_all_modules
+from test_host_sync import setup_step
 
 TINY = 'tests/fixtures/tiny_dacs.py'
 
 
 def one_step(**options):
     """(algorithm, log vars) after one DACS step of the tiny config with extra algorithm options."""
-    register_all_modules()
-    cfg = compose_uda_model(Config.fromfile(TINY))
-    cfg.model.update(options)
-    torch.manual_seed(0)
-    algo = MODELS.build(cfg.model)
-    algo.init_weights()
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    np.random.seed(0)
-    batch = pseudo_collate([dataset[0], dataset[3]])
-    algo.train()
-    wrapper = build_optim_wrapper(algo, cfg.optim_wrapper)
+    algo, wrapper, batch = setup_step(TINY, **options)
     random.seed(0), np.random.seed(0), torch.manual_seed(0)
     return algo, algo.train_step(batch, wrapper)
 
