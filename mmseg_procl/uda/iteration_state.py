@@ -11,7 +11,7 @@ this is the reference's order of random draws.  SePiCo's reference draws its cro
 source blur sigma and a target sigma in every iteration; here the source view is requested first
 and the target view only while an objective acts in the target stage (docs/methods.md §2.2.5).
 """
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 Provider = Callable[['IterationState'], Any]
 
@@ -23,6 +23,7 @@ class IterationState:
         self._providers = dict(providers)
         self._values: Dict[str, Any] = dict(values or {})
         self._computing: list = []
+        self._deferred: List[Callable[[], None]] = []
 
     def __getitem__(self, key: str) -> Any:
         """The value of entry ``key`` (computed on first request)."""
@@ -57,3 +58,14 @@ class IterationState:
     def entries(self) -> Iterable[str]:
         """Every entry name this state can provide."""
         return sorted(set(self._providers) | set(self._values))
+
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once after the last stage's backward, before the optimizer step (e.g. a gradient
+        collected over the stages and sent through a shared sub-graph once)."""
+        self._deferred.append(fn)
+
+    def run_deferred(self) -> None:
+        """Run (and forget) the deferred functions, in the order they were deferred."""
+        deferred, self._deferred = self._deferred, []
+        for fn in deferred:
+            fn()

@@ -15,6 +15,7 @@ Call graph::
                -> update_prototype_sources('iteration_start')
                -> run_stage per stage (state entries -> segmentor.train_forward -> objectives ->
                   backward per stage, or once per iteration)
+               -> state.run_deferred (gradients of sub-graphs shared by the stages, e.g. CLIP text)
                -> step_optimizer (gradient averaging across ranks, step, iteration counter)
     forward passes outside a stage (the DACS teacher) -> forward_precision (the wrapper's autocast)
     val_step / test_step -> forward(mode='predict') -> student.predict
@@ -239,6 +240,7 @@ class SourceOnly(BaseModel):
                 pending.append(loss)
         if pending and self.backward_mode == 'iteration':
             optim_wrapper.backward(sum(pending))
+        state.run_deferred()
         self.after_stages(state)
         return self.step_optimizer(optim_wrapper, log_vars)
 

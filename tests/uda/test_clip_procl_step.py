@@ -11,6 +11,7 @@ from torch import nn
 
 from mmseg_procl.apis.config_utils import compose_uda_model
 from mmseg_procl.registry import DATASETS, MODELS
+from mmseg_procl.uda.prototypes.clip_text_prototypes import SharedTextEmbeddings
 from mmseg_procl.utils import register_all_modules
 from loss_traces import check_trace
 
@@ -60,6 +61,7 @@ def stage_ctx_grad(algo, batch, wrapper, objectives):
     algo.zero_grad()
     state = algo.iteration_state(algo.data_preprocessor(batch, True))
     algo.run_stage(algo.stages[0], state, wrapper)            # the source stage, with its backward
+    state.run_deferred()                                      # the text tower's backward (once per iteration)
     grad = algo.model.prompt_learner.ctx.grad
     return None if grad is None else grad.clone()
 
@@ -94,3 +96,32 @@ def test_teacher_ema_covers_context_filter_and_heads(setup):
         torch.testing.assert_close(algo.ema_model.get_parameter(n), expected)
     for (n, t), s in zip(frozen_state(algo.ema_model).items(), frozen_state(algo.model).values()):
         assert torch.equal(t, s), n
+
+
+def test_text_tower_runs_once_per_iteration_with_the_same_context_gradient(setup, monkeypatch):
+    cfg, algo, batch = setup
+    wrapper = build_optim_wrapper(algo, cfg.optim_wrapper)
+    calls = []
+    encode = algo.model.text.encode_embeddings
+    monkeypatch.setattr(algo.model.text, 'encode_embeddings', lambda *a: calls.append(1) or encode(*a))
+
+    def context_grad():
+        """(ctx.grad after both stages and the deferred backward, text-tower passes)."""
+        algo.zero_grad()
+        calls.clear()
+        random.seed(0), np.random.seed(0), torch.manual_seed(0)
+        state = algo.iteration_state(algo.data_preprocessor(batch, True))
+        for stage in algo.stages:
+            algo.run_stage(stage, state, wrapper)
+        state.run_deferred()
+        return algo.model.prompt_learner.ctx.grad.clone(), len(calls)
+
+    shared, shared_calls = context_grad()
+    # the reference's way: a fresh text-tower pass (and its own backward) in every stage
+    monkeypatch.setattr(SharedTextEmbeddings, 'leaf', lambda self: algo.model.text_embeddings())
+    monkeypatch.setattr(SharedTextEmbeddings, 'backward', lambda self: None)
+    separate, separate_calls = context_grad()
+    assert shared_calls == 1 and separate_calls == 3     # 1 + one per stage (src, mix)
+    # float32 round-off of one text-tower backward of the sum vs two backwards (|diff| ~1e-5 of max)
+    torch.testing.assert_close(shared, separate, rtol=0, atol=1e-4 * float(separate.abs().max()))
+    assert shared.abs().sum() > 0
