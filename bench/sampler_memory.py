@@ -5,8 +5,8 @@
 For each ``|source| x |target|`` a child process builds a ``UDADataset`` over two lazy datasets of those
 lengths (items made on demand, nothing stored) and draws the first index through each sampler; the
 number is the growth of the child's peak resident set size (MiB) from just before the sampler is built
-to after the first index (mmengine materialises its permutation at that point; it does so again at every
-pass and in every data-loader worker).  24966 x 2975 is GTA5 x Cityscapes train.  Prints one JSON object.
+to after the first index (mmengine materialises its permutation at that point, in the main process of
+every rank, and again at every pass).  24966 x 2975 is GTA5 x Cityscapes train.  Prints one JSON object.
 """
 import argparse
 import json

@@ -43,13 +43,20 @@ def main(argv=None) -> int:
     pipeline = [dict(step) for step in dataset.get('pipeline', [])]
     if pipeline and pipeline[0].get('type') == 'LoadResizedCache':
         steps, cache_dir = pipeline[0]['steps'], pipeline[0]['cache_dir']
+        if args.cache_dir and osp.realpath(args.cache_dir) != osp.realpath(cache_dir):
+            raise SystemExit(f'--cache-dir {args.cache_dir}: the {args.branch} pipeline already reads '
+                             f'LoadResizedCache(cache_dir={cache_dir!r}); drop --cache-dir or change the '
+                             'config')
     else:
         try:
             steps = leading_cacheable_steps(pipeline)
         except ValueError as error:
             raise SystemExit(f'{args.config}: {args.branch} pipeline: {error}') from None
         cache_dir = args.cache_dir or osp.join(dataset.get('data_root') or '.', 'resized_cache')
-    out = build_resized_cache(dataset, steps, cache_dir, workers=args.workers)
+    try:
+        out = build_resized_cache(dataset, steps, cache_dir, workers=args.workers)
+    except (FileExistsError, ValueError) as error:
+        raise SystemExit(str(error)) from None
     state = 'already complete, left as it is' if out['skipped'] else 'written'
     print(f"resized cache {state}: {out['files']} files in {out['folder']}")
     print('use it: replace the first steps of the config\'s '

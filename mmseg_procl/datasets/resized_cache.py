@@ -10,7 +10,7 @@ The key is a hash of the cached steps' configs (types and arguments, canonical J
 or resize differs computes another key, finds no manifest under it, and stops with an error naming the
 command that builds the cache, so a stale cache cannot be read.  Manifest layout::
 
-    {"key": ..., "steps": [...], "data_root": <absolute source root>, "complete": true,
+    {"key": ..., "steps": [...], "data_root": <real path of the source root>, "complete": true,
      "label_settings": {"reduce_zero_label": ..., "label_map": ...},     # the dataset's, when built
      "files": {<image path relative to data_root>: {"img": <relative cache path>, "label": <... or null>,
                                                      "ori_shape": [h, w]}}}
@@ -39,6 +39,9 @@ def check_steps(steps: Sequence[dict], where: str) -> List[dict]:
     if types not in allowed:
         raise ValueError(f'{where}: the cached steps must be LoadImageFromFile, [LoadAnnotations,] Resize '
                          f'(deterministic); got {types}')
+    if steps[0].get('to_float32'):
+        raise ValueError(f'{where}: LoadImageFromFile(to_float32=True) cannot be cached (PNG files hold '
+                         'uint8); cache the uint8 steps and convert later in the pipeline')
     return steps
 
 
@@ -122,13 +125,13 @@ def _cache_one(job) -> Dict:
     import cv2
     index, folder, data_root = job
     results = _WORKER['dataset'].prepare_data(index)
-    rel = osp.relpath(results['img_path'], data_root)
+    rel = osp.relpath(osp.realpath(results['img_path']), data_root)
     entry = dict(rel=rel, img=osp.join('img', osp.splitext(rel)[0] + '.png'), label=None,
                  ori_shape=[int(v) for v in results['ori_shape'][:2]], label_settings=label_settings(results))
     outputs = [(entry['img'], results['img'])]
     if 'gt_seg_map' in results:
-        entry['label'] = osp.join('label', osp.splitext(osp.relpath(results['seg_map_path'], data_root))[0]
-                                  + '.png')
+        label_rel = osp.relpath(osp.realpath(results['seg_map_path']), data_root)
+        entry['label'] = osp.join('label', osp.splitext(label_rel)[0] + '.png')
         outputs.append((entry['label'], results['gt_seg_map']))
     for name, array in outputs:
         path = osp.join(folder, name)
@@ -138,26 +141,41 @@ def _cache_one(job) -> Dict:
     return entry
 
 
+def _up_to_date(cache_dir: str, key: str, steps: Sequence[dict], dataset, data_root: str) -> bool:
+    """True if the cache of ``key`` holds exactly this dataset's files with its label settings; False if it
+    is incomplete or stale (it is rebuilt); raises if it belongs to another data root (never overwritten)."""
+    try:
+        old = read_manifest(cache_dir, key, steps)
+    except (FileNotFoundError, ValueError):
+        return False
+    if old['data_root'] != data_root:
+        raise FileExistsError(f'cache_resized_images: {osp.join(cache_dir, key)} holds the cache of '
+                              f'{old["data_root"]}, not of {data_root}; give this dataset its own '
+                              '--cache-dir (nothing was written)')
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    files = {osp.relpath(osp.realpath(info['img_path']), data_root) for info in infos}
+    settings = label_settings(infos[0]) if infos else label_settings({})
+    return set(old['files']) == files and old.get('label_settings') == settings
+
+
 def build_resized_cache(dataset_cfg: Dict, steps: Sequence[dict], cache_dir: str, workers: int = 1,
                         progress: bool = True) -> Dict:
     """Write ``<cache_dir>/<key>/`` for every sample of ``dataset_cfg`` (a complete cache is left as it is).
 
-    Returns ``dict(key, folder, files, skipped)``; ``skipped`` is True when a complete manifest for the same
-    data root and file count was already there.  Progress (tqdm, with ETA) goes to stderr.
+    Returns ``dict(key, folder, files, skipped)``; ``skipped`` is True when a complete manifest of the same
+    data root, file list and label settings was already there (a stale one is rebuilt; one of another
+    data root raises ``FileExistsError``).  Progress (tqdm, with ETA) goes to stderr.
     """
     from tqdm import tqdm
     steps = check_steps(steps, 'cache_resized_images')
     key = cache_key(steps)
     folder = osp.join(cache_dir, key)
-    data_root = osp.abspath(dataset_cfg.get('data_root') or '.')
+    data_root = osp.realpath(dataset_cfg.get('data_root') or '.')
     _init_worker(dataset_cfg, steps)
-    count = len(_WORKER['dataset'])
+    dataset = _WORKER['dataset']
+    count = len(dataset)
     if osp.isfile(manifest_path(cache_dir, key)):
-        try:
-            old = read_manifest(cache_dir, key, steps)
-        except (FileNotFoundError, ValueError):
-            old = None
-        if old is not None and old['data_root'] == data_root and len(old['files']) == count:
+        if _up_to_date(cache_dir, key, steps, dataset, data_root):
             return dict(key=key, folder=folder, files=count, skipped=True)
     os.makedirs(folder, exist_ok=True)
     jobs = [(i, folder, data_root) for i in range(count)]

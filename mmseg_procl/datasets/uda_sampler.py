@@ -2,7 +2,7 @@
 
 ``UDADataset`` has ``len(source) * len(target)`` items (74 million for GTA5 -> Cityscapes).  mmengine's
 ``InfiniteSampler`` materialises a permutation of that length as a Python list (about 3 GB of host
-memory per pass and per worker process).  This sampler never looks at that length: item ``k`` of rank
+memory in every training process, re-made at every pass).  This sampler never looks at that length: item ``k`` of rank
 ``r`` is drawn from its own generator ``numpy.random.default_rng((seed, r, k))`` (a SeedSequence over the
 three numbers), so
 

@@ -111,3 +111,33 @@ def test_a_pipeline_without_a_cacheable_head_is_refused(gta_root, tmp_path):
     assert out.returncode != 0
     assert ('source pipeline: the pipeline: the cached steps must be LoadImageFromFile, [LoadAnnotations,] '
             "Resize (deterministic); got ['LoadImageFromFile']") in out.stderr
+
+
+def test_rebuild_on_changed_label_settings_foreign_roots_and_symlinked_roots(gta_root, built, tmp_path):
+    from mmseg_procl.datasets.resized_cache import build_resized_cache
+    register_all_modules()
+    source = dict(type='GTADataset', data_root=str(gta_root), data_prefix=dict(img_path='images',
+                                                                                seg_map_path='labels'))
+    cache_dir = str(tmp_path / 'own')
+    assert not build_resized_cache(source, STEPS, cache_dir, progress=False)['skipped']
+    assert build_resized_cache(source, STEPS, cache_dir, progress=False)['skipped']
+    # other label settings: the stale cache is rebuilt, not skipped
+    remapped = dict(source, reduce_zero_label=True)
+    assert not build_resized_cache(remapped, STEPS, cache_dir, progress=False)['skipped']
+    manifest = json.loads(open(manifest_path(cache_dir, cache_key(STEPS))).read())
+    assert manifest['label_settings'] == dict(reduce_zero_label=True, label_map=None)
+    # another dataset's root in the same cache dir: refused, nothing overwritten
+    other_root = tmp_path / 'other_gta'
+    export_synthetic(str(other_root), 'source', 2, (72, 40), 5)
+    convert_gta(str(other_root))
+    with pytest.raises(FileExistsError, match='holds the cache of .*give this dataset its own --cache-dir'):
+        build_resized_cache(dict(source, data_root=str(other_root)), STEPS, cache_dir, progress=False)
+    assert json.loads(open(manifest_path(cache_dir, cache_key(STEPS))).read()) == manifest
+    # the same data through a symlinked root (another checkout) reads the same cache
+    link = tmp_path / 'link_gta'
+    os.symlink(gta_root, link)
+    head = dict(type='LoadResizedCache', steps=STEPS, cache_dir=str(gta_root / 'resized_cache'))
+    cached = gta(link, [head])
+    assert cached.prepare_data(0)['img'].shape == (20, 36, 3)
+    with pytest.raises(ValueError, match=r'to_float32=True\) cannot be cached'):
+        LoadResizedCache(steps=[dict(STEPS[0], to_float32=True)] + STEPS[1:], cache_dir=cache_dir)

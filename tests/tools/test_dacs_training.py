@@ -54,13 +54,23 @@ def test_resume_reproduces_dacs_losses_exactly(full_run, tmp_path):
     train(tmp_path, '--cfg-options', 'train_cfg.max_iters=2')
     log = train(tmp_path, '--resume', str(tmp_path / 'iter_2.pth'))
     # the sampler restarts at item 2 x batch 2 instead of loading the two trained batches again
-    assert 'Resumed the data stream at item 4 of each rank (iteration 2)' in log
+    assert 'Resumed the data stream at item 4 of each rank (iteration 2; sampler seed 0)' in log
     assert logged(tmp_path) == logged(work_dir)
     full = torch.load(work_dir / 'iter_4.pth', map_location='cpu', weights_only=True)['state_dict']
     resumed = torch.load(tmp_path / 'iter_4.pth', map_location='cpu', weights_only=True)['state_dict']
     for key in full:
         if key.startswith('ema_model.'):
             assert torch.equal(full[key], resumed[key]), key       # teacher continued, not re-copied
+
+
+def test_resume_without_workers_continues_the_same_stream(full_run, tmp_path):
+    # the data stream does not depend on the worker count, and a new loader iterator on resume does
+    # not shift the model's random stream: a num_workers=0 run, interrupted, equals the full run
+    work_dir, _ = full_run
+    no_workers = ('train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False')
+    train(tmp_path, '--cfg-options', 'train_cfg.max_iters=2', *no_workers)
+    train(tmp_path, '--resume', str(tmp_path / 'iter_2.pth'), '--cfg-options', *no_workers)
+    assert logged(tmp_path) == logged(work_dir)
 
 
 def test_teacher_is_not_reinitialised_after_resume():

@@ -21,7 +21,7 @@ SYNCING = {
     'if': lambda: 1 if (X > 0).any() else 0,
     'float': lambda: float(X.sum()),
     'mask index': lambda: X[X > 0],
-    'mask assignment': lambda: X.clone().__setitem__(X > 0, 0.0),
+    'mask assignment of values': lambda: X.clone().__setitem__(X > 0, torch.tensor([7.0, 8.0])),
     'nonzero': lambda: torch.nonzero(X),
     'where(cond)': lambda: torch.where(X > 0),
     'unique': lambda: torch.unique(X),
@@ -49,6 +49,7 @@ def test_device_side_operations_pass():
         z = X[torch.tensor([2, 0])] + X.max() + repeated.sum()
         m = X.clone()
         m[torch.tensor([1])] = 3.0
+        m[X < 0] = 3.0                                 # one host value: a masked_fill_, no sync
         with host_values():                           # declared host values (CPU draws)
             draws = torch.tensor([1.0, 2.0]).tolist()
     assert y.tolist() == [1.0, 0.0, 4.0] and z.tolist() == [4.5, 3.0] and draws == [1.0, 2.0]

@@ -85,7 +85,7 @@ class LoadResizedCache(BaseTransform):
         from mmseg_procl.datasets.resized_cache import check_label_settings
         from .loading_annotations import add_label_field, read_label_map
         manifest = self.manifest
-        rel = osp.relpath(results['img_path'], manifest['data_root'])
+        rel = osp.relpath(osp.realpath(results['img_path']), manifest['data_root'])
         entry = manifest['files'].get(rel)
         if entry is None:
             raise KeyError(f'LoadResizedCache: {results["img_path"]} is not in the cache '
