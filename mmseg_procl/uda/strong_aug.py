@@ -15,7 +15,7 @@ device work never reads device values back, so nothing here synchronises with th
 """
 import math
 import random
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -268,16 +268,30 @@ def _host_values(values: Union[torch.Tensor, np.ndarray, Sequence], name: str, b
 
 
 def jiggle_batch(imgs: torch.Tensor, params: Dict[str, torch.Tensor]) -> torch.Tensor:
-    """``color_jiggle`` image by image with host parameters as returned by ``sample_jiggle_params``."""
+    """``color_jiggle`` with per-image host parameters as returned by ``sample_jiggle_params``, batched:
+    the images that share an op order are jittered in one call with their factors as (n,) tensors
+    (the same values as image by image, since every op is per pixel)."""
     batch = imgs.shape[0]
     names = ('brightness', 'contrast', 'saturation', 'hue', 'order')
     missing = [name for name in names if name not in params]
     if missing:
         raise ValueError(f'strong_transform: jiggle_params lacks keys {missing}, expected {list(names)}')
     host = {name: _host_values(params[name], f"jiggle_params['{name}']", batch) for name in names}
-    return torch.cat([color_jiggle(imgs[i:i + 1], host['brightness'][i], host['contrast'][i],
-                                   host['saturation'][i], host['hue'][i], host['order'][i])
-                      for i in range(batch)])
+    groups: Dict[Tuple[int, ...], List[int]] = {}
+    for i, order in enumerate(host['order']):
+        groups.setdefault(tuple(int(v) for v in order), []).append(i)
+    if len(groups) == batch:                    # no shared order: python factors, no transfers
+        return torch.cat([color_jiggle(imgs[i:i + 1], host['brightness'][i], host['contrast'][i],
+                                       host['saturation'][i], host['hue'][i], host['order'][i])
+                          for i in range(batch)])
+    out = torch.empty_like(imgs)
+    for order, members in groups.items():
+        factors = {name: torch.tensor([host[name][i] for i in members], dtype=torch.float32)
+                   for name in ('brightness', 'contrast', 'saturation', 'hue')}
+        index = torch.tensor(members, device=imgs.device)
+        out[index] = color_jiggle(imgs[index], factors['brightness'], factors['contrast'],
+                                  factors['saturation'], factors['hue'], order)
+    return out
 
 
 def strong_transform(imgs: torch.Tensor, mean: Union[torch.Tensor, Sequence[float]],

@@ -342,3 +342,18 @@ def test_strong_transform_argument_errors():
         strong_transform(imgs, MEAN, STD, False, True, sigmas=[0.5])
     with pytest.raises(ValueError, match='imgs'):
         strong_transform(imgs[:, :1], MEAN, STD, False, False)
+
+
+def test_batched_jitter_equals_image_by_image_bitwise():
+    from mmseg_procl.uda.strong_aug import color_jiggle, jiggle_batch, sample_jiggle_params
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.rand(6, 3, 16, 16, generator=g)
+    params = sample_jiggle_params(0.4, 6, g)
+    params['order'][3] = params['order'][5] = params['order'][0]       # groups {0, 3, 5}, {1, 4}, {2}
+    params['order'][4] = params['order'][1]
+    expected = torch.cat([color_jiggle(imgs[i:i + 1], float(params['brightness'][i]),
+                                       float(params['contrast'][i]), float(params['saturation'][i]),
+                                       float(params['hue'][i]), params['order'][i].tolist())
+                          for i in range(6)])
+    assert torch.equal(jiggle_batch(imgs, params), expected)
+    assert not torch.equal(expected[0], imgs[0])
