@@ -44,7 +44,7 @@ KNOWN_TOP_LEVEL = RUNNER_KEYS + PACKAGE_KEYS
 # mmseg 0.x / mmcv 1.x top-level keys (DAFormer-family configs) that mmengine does not read.
 LEGACY_KEYS = {
     'optimizer': 'optim_wrapper.optimizer (a top-level optimizer is read only through it)',
-    'runner': "train_cfg=dict(type='IterBasedTrainLoop', max_iters=...)",
+    'runner': "train_cfg=dict(type='ResumableIterBasedTrainLoop', max_iters=...)",
     'lr_config': 'param_scheduler',
     'optimizer_config': 'optim_wrapper (clip_grad=...)',
     'evaluation': 'train_cfg.val_interval and val_evaluator',

@@ -282,7 +282,7 @@ def case_nested_typos(tmp_path, trained):
         load_config(TINY, options)
     lines = str(err.value).splitlines()
     assert len(lines) == 4, lines                  # a header line, then one line per problem
-    assert any("train_cfg: IterBasedTrainLoop has no argument 'max_iter'; did you mean "
+    assert any("train_cfg: ResumableIterBasedTrainLoop has no argument 'max_iter'; did you mean "
                "'max_iters'?" in x for x in lines)
     assert any("model.backbone: mit_b0 has no argument 'drop_path_rat'; did you mean "
                "'drop_path_rate'?" in x for x in lines)
