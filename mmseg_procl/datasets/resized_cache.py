@@ -177,6 +177,9 @@ def build_resized_cache(dataset_cfg: Dict, steps: Sequence[dict], cache_dir: str
     if osp.isfile(manifest_path(cache_dir, key)):
         if _up_to_date(cache_dir, key, steps, dataset, data_root):
             return dict(key=key, folder=folder, files=count, skipped=True)
+        # a stale cache is rewritten file by file: its manifest goes first, so that an interrupted
+        # rebuild leaves no manifest vouching for a mix of old and new files
+        os.remove(manifest_path(cache_dir, key))
     os.makedirs(folder, exist_ok=True)
     jobs = [(i, folder, data_root) for i in range(count)]
     bar = dict(total=count, desc=f'resizing into {folder}', unit='img', disable=not progress)

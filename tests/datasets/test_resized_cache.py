@@ -121,8 +121,21 @@ def test_rebuild_on_changed_label_settings_foreign_roots_and_symlinked_roots(gta
     cache_dir = str(tmp_path / 'own')
     assert not build_resized_cache(source, STEPS, cache_dir, progress=False)['skipped']
     assert build_resized_cache(source, STEPS, cache_dir, progress=False)['skipped']
-    # other label settings: the stale cache is rebuilt, not skipped
+    # other label settings: the stale cache is rebuilt, not skipped; an interrupted rebuild leaves no manifest
     remapped = dict(source, reduce_zero_label=True)
+    import mmseg_procl.datasets.resized_cache as resized_cache
+
+    def interrupted(job):
+        raise KeyboardInterrupt
+
+    original = resized_cache._cache_one
+    resized_cache._cache_one = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build_resized_cache(remapped, STEPS, cache_dir, progress=False)
+    finally:
+        resized_cache._cache_one = original
+    assert not os.path.exists(manifest_path(cache_dir, cache_key(STEPS)))
     assert not build_resized_cache(remapped, STEPS, cache_dir, progress=False)['skipped']
     manifest = json.loads(open(manifest_path(cache_dir, cache_key(STEPS))).read())
     assert manifest['label_settings'] == dict(reduce_zero_label=True, label_map=None)
