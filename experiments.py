@@ -11,6 +11,7 @@ SEEDS = (0, 1, 2)
 CROSS_CONFIG = 'configs/cross/sepico-distcl+clip-procl_dlv2red-r101_1xb2-40k_gta2cs-640x640.py'
 HRDA_DIR = 'configs/hrda'
 PCPR_DIR = 'configs/pcpr'
+PROCA_DIR = 'configs/proca'
 
 
 def seed_sweep(name: str, config: str, seeds=SEEDS) -> List[Dict]:
@@ -89,6 +90,54 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
                                ('pcpr-no-filter', 'gtaHR2csHR'), ('pcpr-no-contrast', 'gtaHR2csHR'),
                                ('pcpr-no-consistency', 'gtaHR2csHR'))]),
 }
+
+
+def proca_chain(tag: str, configs: Dict[str, str], seed: int = None, stage1_iters: int = 20000,
+                pseudo_label_dir: str = None) -> List[Dict]:
+    """ProCA's four stages (docs/methods.md §2.3.2) as one list: source-only training, prototype
+    initialisation, adaptation from the source-only model and its prototypes, offline pseudo-labels from the
+    best adapted model, self-training on them.  ``configs`` maps ``src`` / ``proca`` / ``ssl`` to config
+    files; with ``seed`` every training gets ``randomness.seed``; the labels are written to
+    ``pseudo_label_dir`` (default: inside the adaptation run's work dir)."""
+    src, proca, ssl = (f'proca-{s}_{tag}' for s in ('src', 'adapt', 'ssl'))
+    seeded = {} if seed is None else {'randomness.seed': seed}
+    labels = pseudo_label_dir or f'{{run:{proca}}}/pseudo_labels'
+    prototypes = f'{{run:{src}}}/prototypes'
+    return [
+        dict(name=src, config=configs['src'], cfg_options=dict(seeded)),
+        dict(name=f'proca-prototypes_{tag}', tool='tools/proca_prototype_init.py',
+             args=[configs['src'], f'{{last:{src}}}', '--out-dir', prototypes]),
+        dict(name=proca, config=configs['proca'], cfg_options={
+            **seeded, 'load_from': f'{{last:{src}}}',
+            'uda.prototype_sources.proca_feat.init_file': f'{prototypes}/prototype_feat_dist.pth',
+            'uda.prototype_sources.proca_out.init_file': f'{prototypes}/prototype_out_dist.pth'}),
+        dict(name=f'proca-pseudo-labels_{tag}', tool='tools/proca_pseudo_labels.py',
+             args=[configs['proca'], f'{{best:{proca}}}', '--out-dir', labels]),
+        dict(name=ssl, config=configs['ssl'],
+             cfg_options={**seeded, 'train_dataloader.dataset.data_prefix.seg_map_path': labels}),
+    ]
+
+
+def proca_benchmark(benchmark: str, size: str) -> List[Dict]:
+    """ProCA's chain with the paper configs of ``benchmark`` (gta2cs / syn2cs)."""
+    return proca_chain(benchmark, dict(
+        src=f'{PROCA_DIR}/proca-src_dlv2-r101v1b_4xb2-20k_{benchmark}-{size}.py',
+        proca=f'{PROCA_DIR}/proca_dlv2-r101v1b_4xb1-90k_{benchmark}-{size}.py',
+        ssl=f'{PROCA_DIR}/proca-ssl_dlv2-r101v1b_4xb2-90k_{benchmark}-512x1024.py'))
+
+
+PROCA_DEMO = dict(src='configs/demo/proca_src_synthetic.py', proca='configs/demo/proca_synthetic.py',
+                  ssl='configs/demo/proca_ssl_synthetic.py')
+EXPERIMENTS.update({
+    21: ('ProCA, DeepLab-v2 (torchvision R101), GTA5 -> Cityscapes: source-only, prototypes, adaptation, '
+         'pseudo-labels, self-training (ProCA run_proca_resnet101_gta5.sh)',
+         lambda: proca_benchmark('gta2cs', '1280x720')),
+    22: ('ProCA, DeepLab-v2 (torchvision R101, 16 classes), SYNTHIA -> Cityscapes: the four stages',
+         lambda: proca_benchmark('syn2cs', '1280x760')),
+    23: ('ProCA demo on the synthetic driving scenes: the four stages chained, 3 seeds (make the on-disk '
+         'target scenes first: see configs/demo/proca_synthetic.py)',
+         lambda: [run for s in SEEDS for run in proca_chain(f'synthetic_s{s}', PROCA_DEMO, seed=s)]),
+})
 
 
 def generate_experiment_cfgs(exp_id: int) -> List[Dict]:

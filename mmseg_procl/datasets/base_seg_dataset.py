@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from mmseg_procl.registry import DATASETS, TRANSFORMS
-from .label_tables import CLASSES, IGNORE_INDEX, PALETTE
+from .label_tables import CLASSES, IGNORE_INDEX, PALETTE, class_subset
 
 
 def scan_files(folder: str, suffix: str) -> List[str]:
@@ -67,6 +67,20 @@ def label_size_mismatches(data_list: Sequence[dict]) -> List[Tuple[int, str]]:
     return found
 
 
+def subset_metainfo(default: Dict, metainfo: Optional[dict], owner: str
+                    ) -> Tuple[Optional[Dict[int, int]], Optional[dict]]:
+    """(label_map, metainfo) for ``metainfo=dict(classes=<subset>)`` (mmseg 1.x semantics: labels of
+    the classes left out become the ignore index, the others are renumbered; the palette defaults to the
+    kept classes' colours).  Without ``classes`` the metainfo is returned unchanged and no map."""
+    if not metainfo or 'classes' not in metainfo:
+        return None, metainfo
+    label_map, palette = class_subset(metainfo['classes'], tuple(default['classes']),
+                                      default['palette'], owner)
+    metainfo = dict(metainfo, classes=tuple(metainfo['classes']))
+    metainfo.setdefault('palette', palette)
+    return label_map, metainfo
+
+
 def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> List[Callable]:
     """Build transform configs through this package's registry (independent of the default scope)."""
     return [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t for t in pipeline]
@@ -97,6 +111,7 @@ class BaseSegDataset(BaseDataset):
         if unknown:
             raise KeyError(f'{type(self).__name__}: unknown data_prefix keys {sorted(unknown)}; '
                            "expected 'img_path' and optionally 'seg_map_path', 'pseudo_label_path'")
+        self.label_map, metainfo = subset_metainfo(self.METAINFO, metainfo, type(self).__name__)
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
                          data_prefix=dict(data_prefix), indices=indices,
                          serialize_data=serialize_data, pipeline=build_pipeline(pipeline),
@@ -193,7 +208,7 @@ class BaseSegDataset(BaseDataset):
 
     def _data_info(self, img_dir: str, seg_dir: Optional[str], name: str) -> dict:
         """The data-info dict of one image (label existence checked)."""
-        info = dict(img_path=osp.join(img_dir, name), label_map=None,
+        info = dict(img_path=osp.join(img_dir, name), label_map=self.label_map,
                     reduce_zero_label=self.reduce_zero_label, seg_fields=[],
                     num_classes=len(self.metainfo['classes']), ignore_index=self.ignore_index)
         if seg_dir is not None:

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
-from .base_seg_dataset import build_pipeline
+from .base_seg_dataset import build_pipeline, subset_metainfo
 from .label_tables import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, build_lut, \
     cityscapes_id_to_trainid
 from .synthetic_scenes import check_size, render_scene, scene_seed
@@ -55,6 +55,9 @@ class SyntheticDrivingDataset(BaseDataset):
         self.seed = seed
         self.ignore_index = ignore_index
         lut = build_lut(cityscapes_id_to_trainid())
+        self.label_map, metainfo = subset_metainfo(self.METAINFO, metainfo, type(self).__name__)
+        if self.label_map:                              # a class subset: renumber in the same table
+            lut = build_lut(self.label_map)[lut]
         lut[lut == IGNORE_INDEX] = ignore_index
         self.label_lut = lut
         super().__init__(metainfo=metainfo, pipeline=build_pipeline(pipeline), test_mode=test_mode,

@@ -195,6 +195,10 @@ class SafeRunner(Runner):
         if self._resume:
             check_training_checkpoint(checkpoint, filename, model)
             strict = True
+        elif is_segmentor_checkpoint_for_student(checkpoint, model):
+            checkpoint = segmentor_checkpoint_as_student(checkpoint, filename, model)
+            self.logger.info(f'load_from {filename}: a segmentor checkpoint; it initialises the student '
+                             '(model.*), every student weight checked')
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
@@ -236,6 +240,37 @@ def check_training_checkpoint(checkpoint: Dict, filename: str, model: torch.nn.M
     if report:
         raise CheckpointError(f'--resume {filename}: the checkpoint does not match the model of this '
                               'config (a resumed run must continue the same model): ' + '; '.join(report))
+
+
+def _state_without_module(checkpoint: Dict) -> Dict[str, torch.Tensor]:
+    """The checkpoint's state dict (or the bare dict) without DDP's ``module.`` prefixes."""
+    state = checkpoint.get('state_dict', checkpoint)
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def is_segmentor_checkpoint_for_student(checkpoint: Dict, model: torch.nn.Module) -> bool:
+    """Whether ``load_from`` gives a plain segmentor's weights (``backbone.*``, ``decode_head.*``) to a
+    UDA algorithm (whose student lives under ``model.``): e.g. ProCA's source-only stage."""
+    if not isinstance(getattr(model, 'model', None), torch.nn.Module) or not isinstance(checkpoint, dict):
+        return False
+    state = _state_without_module(checkpoint)
+    return bool(state) and not any(k.startswith('model.') for k in state) \
+        and any(k.startswith('backbone.') for k in state)
+
+
+def segmentor_checkpoint_as_student(checkpoint: Dict, filename: str, model: torch.nn.Module) -> Dict:
+    """The checkpoint with its keys under ``model.``; it must match the student exactly (the other parts
+    of the algorithm -- teacher, prototype sources -- keep their initialisation).
+
+    Raises:
+        CheckpointError: naming the file and the missing / unexpected / mismatched student keys.
+    """
+    state = _state_without_module(checkpoint)
+    report = strict_key_report(model.model.state_dict(), state)
+    if report:
+        raise CheckpointError(f'load_from {filename}: the segmentor checkpoint does not match the student '
+                              f'{type(model.model).__name__} of this config: ' + '; '.join(report))
+    return dict(checkpoint, state_dict={f'model.{k}': v for k, v in state.items()})
 
 
 def check_classes_agree(runner) -> None:

@@ -8,11 +8,12 @@ from .mix import ClassMix
 from .pseudo_label import DayNightPseudoLabeller, PseudoLabeller
 from .scale_consistency import ScaleConsistencyFilter
 from .source_only import SourceOnly
+from .source_target import SourceTarget
 from .stages import Stage
 from .strong_aug import StrongAugmentation
 from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
 
-__all__ = ['SourceOnly', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
+__all__ = ['SourceOnly', 'SourceTarget', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
            'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking',
            'ScaleConsistencyFilter']

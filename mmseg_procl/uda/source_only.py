@@ -37,7 +37,7 @@ from .stage_context import StageContext
 from .stages import Stage, build_stages, check_objectives
 
 BACKWARD_MODES = ('stage', 'iteration')
-UPDATE_POINTS = ('iteration_start', )
+UPDATE_POINTS = ('iteration_start', 'objective')   # 'objective': updated by the objective reading it
 
 
 def prefixed(losses: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
@@ -75,6 +75,12 @@ def require_branches(data: dict, branches: Sequence[str], algorithm: str) -> Non
         raise KeyError(f'{algorithm} trains on batches with the domain branches {list(branches)}, but '
                        f'the training batch has {sorted(data)}: use '
                        "train_dataloader.dataset=dict(type='UDADataset', source=..., target=...)")
+
+
+def unlabelled(inputs: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    """(B, H, W) labels of ``ignore_index`` for (B, 3, H, W) images (a stage without labels)."""
+    return torch.full((inputs.shape[0], *inputs.shape[2:]), ignore_index, dtype=torch.long,
+                      device=inputs.device)
 
 
 def stack_labels(samples: Sequence) -> torch.Tensor:
@@ -292,7 +298,8 @@ class SourceOnly(BaseModel):
     def stage_data(self, stage: Stage, state: IterationState
                    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """(inputs, labels, weights) of a stage from the state (weight-0 pixels ignored if asked)."""
-        inputs, labels = state[stage.inputs], state[stage.labels]
+        inputs = state[stage.inputs]
+        labels = state[stage.labels] if stage.labels else unlabelled(inputs)
         weights = state[stage.weights] if stage.weights else None
         if stage.ignore_unweighted:
             labels = torch.where(weights == 0, torch.full_like(labels, 255), labels)

@@ -28,7 +28,8 @@ class Stage:
     Args:
         name: the stage's name, referred to by objectives (``source``, ``target``, ``mixed``, ...).
         inputs: state entry of the (B, 3, H, W) images.
-        labels: state entry of the (B, H, W) labels.
+        labels: state entry of the (B, H, W) labels, or None (no labels: every pixel ignored; for
+            stages that train only objectives deriving their own targets, e.g. ProCA's target stage).
         weights: state entry of the (B, H, W) pixel weights, or None (weight 1).
         loss_heads: heads whose own losses the stage trains (``decode_head``: cross entropy;
             ``auxiliary_head``: heads that define a loss); ``()`` trains only the objectives.
@@ -39,7 +40,7 @@ class Stage:
 
     name: str
     inputs: str
-    labels: str
+    labels: Optional[str]
     weights: Optional[str] = None
     loss_heads: Tuple[str, ...] = HEADS
     ignore_unweighted: bool = False
@@ -83,6 +84,9 @@ def build_stages(cfgs: Sequence[dict], known_entries: Sequence[str]) -> List[Sta
         unknown = [h for h in stage.loss_heads if h not in HEADS]
         if unknown:
             raise ValueError(f"stage '{stage.name}': unknown loss_heads {unknown}; expected {HEADS}")
+        if stage.labels is None and stage.loss_heads:
+            raise ValueError(f"stage '{stage.name}': labels=None (no labels) trains no head; set "
+                             f'loss_heads=() (got {stage.loss_heads})')
         if stage.ignore_unweighted and stage.weights is None:
             raise ValueError(f"stage '{stage.name}': ignore_unweighted needs weights")
         if any(s.name == stage.name for s in stages):

@@ -8,8 +8,10 @@ from .photometric_distortion import PhotoMetricDistortion
 from .pseudo_label_margins import PseudoLabelMargins
 from .random_crop import RandomCrop
 from .random_flip import RandomFlip
-from .resize import Resize
+from .resize import RandomResize, Resize
+from .torchvision_color import ColorJitter, GaussianBlur, RandomGrayscale
 
 __all__ = ['BaseTransform', 'LoadImageFromFile', 'LoadResizedCache', 'LoadAnnotations', 'LoadPseudoLabels',
-           'Resize', 'RandomCrop',
-           'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs', 'PseudoLabelMargins']
+           'Resize', 'RandomResize', 'RandomCrop',
+           'RandomFlip', 'PhotoMetricDistortion', 'Pad', 'PackSegInputs', 'PseudoLabelMargins',
+           'ColorJitter', 'RandomGrayscale', 'GaussianBlur']

@@ -15,6 +15,9 @@ from mmseg_procl.registry import TRANSFORMS
 from .base_transform import BaseTransform
 
 
+INTERPOLATIONS = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC}
+
+
 def rescale_size(old_wh: Tuple[int, int], scale: Sequence[int]) -> Tuple[Tuple[int, int], float]:
     """New (w, h) and factor for a keep-ratio rescale bounded by ``scale`` (mmcv ``rescale_size``)."""
     w, h = old_wh
@@ -39,7 +42,11 @@ class Resize(BaseTransform):
 
     def __init__(self, scale: Optional[Sequence[int]] = None,
                  scale_factor: Optional[Union[float, Sequence[float]]] = None,
-                 keep_ratio: bool = False) -> None:
+                 keep_ratio: bool = False, interpolation: str = 'bilinear') -> None:
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f'Resize: interpolation must be one of {sorted(INTERPOLATIONS)}, got '
+                             f'{interpolation!r}')
+        self.interpolation = interpolation
         if (scale is None) == (scale_factor is None):
             raise ValueError('Resize: give exactly one of scale=(w, h) or scale_factor, got '
                              f'scale={scale!r}, scale_factor={scale_factor!r}')
@@ -62,7 +69,7 @@ class Resize(BaseTransform):
         img = results['img']
         h, w = img.shape[:2]
         new_w, new_h = self.target_size(w, h)
-        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=INTERPOLATIONS[self.interpolation])
         for key in results.get('seg_fields', []):
             results[key] = cv2.resize(results[key], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
         results['img_shape'] = (new_h, new_w)
@@ -70,3 +77,26 @@ class Resize(BaseTransform):
         results['scale_factor'] = (new_w / w, new_h / h)
         results['keep_ratio'] = self.keep_ratio
         return results
+
+
+@TRANSFORMS.register_module()
+class RandomResize(Resize):
+    """Resize by a random factor ``U(*ratio_range)`` of the current size (mmseg 1.x ``RandomResize`` with
+    ``scale=None``; ProCA's / FADA's ``RandomScale(0.5, 1.5)`` of the whole image with bicubic images).
+
+    The factor is drawn from numpy's global generator (seeded per item by the UDA sampler).
+    """
+
+    def __init__(self, ratio_range: Sequence[float] = (0.5, 1.5), interpolation: str = 'bilinear') -> None:
+        low, high = ratio_range
+        if not 0 < low <= high:
+            raise ValueError(f'RandomResize: ratio_range must be (low, high) with 0 < low <= high, got '
+                             f'{ratio_range!r}')
+        super().__init__(scale_factor=1.0, interpolation=interpolation)
+        self.ratio_range = (float(low), float(high))
+
+    def transform(self, results: Dict) -> Dict:
+        """Draw the factor, then resize image and label maps."""
+        low, high = self.ratio_range
+        self.scale_factor = low + (high - low) * np.random.random_sample()
+        return super().transform(results)

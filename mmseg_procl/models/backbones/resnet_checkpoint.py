@@ -102,17 +102,17 @@ def _format_keys(keys: List[str], limit: int = 10) -> str:
 
 
 def check_against_model(path: str, loaded: Dict[str, torch.Tensor],
-                        expected: Dict[str, torch.Tensor]) -> None:
+                        expected: Dict[str, torch.Tensor], model_name: str = 'ResNetV1c') -> None:
     """Raise naming ``path`` and the keys if names or shapes differ from the model's."""
     missing = sorted(k for k in expected if k not in loaded and not k.endswith(OPTIONAL_SUFFIX))
     unexpected = sorted(k for k in loaded if k not in expected)
     if missing or unexpected:
-        raise KeyError(f'checkpoint {path!r} does not match ResNetV1c: missing keys '
+        raise KeyError(f'checkpoint {path!r} does not match {model_name}: missing keys '
                        f'[{_format_keys(missing)}], unexpected keys [{_format_keys(unexpected)}]')
     wrong = [f'{k}: file {tuple(loaded[k].shape)} vs model {tuple(expected[k].shape)}'
              for k in sorted(loaded) if loaded[k].shape != expected[k].shape]
     if wrong:
-        raise ValueError(f'checkpoint {path!r} has wrong shapes for ResNetV1c: '
+        raise ValueError(f'checkpoint {path!r} has wrong shapes for {model_name}: '
                          f'{_format_keys(wrong)}')
 
 

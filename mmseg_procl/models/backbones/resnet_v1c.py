@@ -49,13 +49,15 @@ def norm_layer_of(norm_cfg: dict) -> type:
     return NORM_LAYERS[kind]
 
 
-def check_fixed_options(num_stages: int, style: str, contract_dilation: bool) -> None:
-    """Reject mmseg ResNet options this implementation does not provide."""
+def check_fixed_options(num_stages: int, style: str, contract_dilation: bool,
+                        owner: str = 'ResNetV1c') -> None:
+    """Reject mmseg ResNet options this implementation does not provide (ResNetV1b also builds
+    ``contract_dilation=False``)."""
     if num_stages != 4:
-        raise ValueError(f'ResNetV1c: num_stages={num_stages} is not supported; expected 4')
+        raise ValueError(f'{owner}: num_stages={num_stages} is not supported; expected 4')
     if style != 'pytorch':
-        raise ValueError(f'ResNetV1c: style={style!r} is not supported; expected "pytorch"')
-    if not contract_dilation:
+        raise ValueError(f'{owner}: style={style!r} is not supported; expected "pytorch"')
+    if not contract_dilation and owner == 'ResNetV1c':
         raise ValueError('ResNetV1c: contract_dilation=False is not supported; expected True')
 
 
@@ -77,31 +79,32 @@ class ResNetV1c(BaseModule):
         if pretrained is not None:
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg)
-        check_fixed_options(num_stages, style, contract_dilation)
+        check_fixed_options(num_stages, style, contract_dilation, type(self).__name__)
         if not set(out_indices) <= {0, 1, 2, 3}:
-            raise ValueError(f'ResNetV1c: out_indices={tuple(out_indices)} must lie in 0..3')
+            raise ValueError(f'{type(self).__name__}: out_indices={tuple(out_indices)} must lie in 0..3')
         self.depth, self.out_indices = depth, tuple(out_indices)
         self.norm_eval, self.frozen_stages = norm_eval, frozen_stages
         self.norm_requires_grad = norm_cfg.get('requires_grad', True)
-        self._build(depth, output_stride_of(strides, dilations), norm_layer_of(norm_cfg))
-        self._freeze_stages()
-
-    def _build(self, depth: int, output_stride: int, norm_layer: type) -> None:
-        """Create timm's network and keep its stem, max-pool and four stages under mmseg names."""
-        net = timm.create_model(TIMM_ARCHS[depth], pretrained=False, num_classes=0,
-                                output_stride=output_stride, norm_layer=norm_layer)
-        self.stem = nn.Sequential(*net.conv1, net.bn1, net.act1)
-        self.maxpool = net.maxpool
-        self.layer1, self.layer2, self.layer3, self.layer4 = (net.layer1, net.layer2, net.layer3,
-                                                              net.layer4)
+        self._build(depth, tuple(strides), tuple(dilations), contract_dilation, norm_layer_of(norm_cfg))
         if not self.norm_requires_grad:
             for module in self.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.requires_grad_(False)
+        self._freeze_stages()
+
+    def _build(self, depth: int, strides: Tuple[int, ...], dilations: Tuple[int, ...],
+               contract_dilation: bool, norm_layer: type) -> None:
+        """Create timm's network and keep its stem, max-pool and four stages under mmseg names."""
+        net = timm.create_model(TIMM_ARCHS[depth], pretrained=False, num_classes=0,
+                                output_stride=output_stride_of(strides, dilations), norm_layer=norm_layer)
+        self.stem = nn.Sequential(*net.conv1, net.bn1, net.act1)
+        self.maxpool = net.maxpool
+        self.layer1, self.layer2, self.layer3, self.layer4 = (net.layer1, net.layer2, net.layer3,
+                                                              net.layer4)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Image (B, 3, H, W) -> stage maps at ``out_indices`` (256/512/1024/2048 channels)."""
-        x = self.maxpool(self.stem(x))
+        x = self.maxpool(self.stem_forward(x))
         outs = []
         for index, layer in enumerate((self.layer1, self.layer2, self.layer3, self.layer4)):
             x = layer(x)
@@ -109,12 +112,24 @@ class ResNetV1c(BaseModule):
                 outs.append(x)
         return tuple(outs)
 
+    def stem_modules(self) -> Tuple[nn.Module, ...]:
+        """The stem's modules (frozen with ``frozen_stages >= 0``)."""
+        return (self.stem,)
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem before the max-pool (deep stem: three conv-BN-ReLU)."""
+        return self.stem(x)
+
+    def load_pretrained(self, path: str) -> None:
+        """Load a pretrained file (open-mmlab / timm layouts, strict)."""
+        load_resnet_v1c_checkpoint(self, path)
+
     def _frozen_modules(self) -> Tuple[nn.Module, ...]:
         """Stem (if ``frozen_stages >= 0``) and stages ``1..frozen_stages``."""
         if self.frozen_stages < 0:
             return ()
         stages = (self.layer1, self.layer2, self.layer3, self.layer4)[:self.frozen_stages]
-        return (self.stem, *stages)
+        return (*self.stem_modules(), *stages)
 
     def _freeze_stages(self) -> None:
         """Put the frozen stages in eval mode and stop their gradients (mmseg semantics)."""
@@ -143,4 +158,4 @@ class ResNetV1c(BaseModule):
         finally:
             self.init_cfg = saved
         for cfg in pretrained:
-            load_resnet_v1c_checkpoint(self, resolve_checkpoint_path(cfg['checkpoint']))
+            self.load_pretrained(resolve_checkpoint_path(cfg['checkpoint']))

@@ -52,7 +52,12 @@ class BaseDecodeHead(BaseModule):
         self.channels, self.num_classes = channels, num_classes
         self.norm_cfg, self.act_cfg = norm_cfg, act_cfg
         self.ignore_index, self.align_corners = ignore_index, align_corners
-        self.loss_decode = MODELS.build(loss_decode)
+        if isinstance(loss_decode, (list, tuple)):         # mmseg 1.x: several losses, summed by name
+            if not loss_decode:
+                raise ValueError('loss_decode: an empty list; give one loss config or several')
+            self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in loss_decode)
+        else:
+            self.loss_decode = MODELS.build(loss_decode)
         self.conv_seg = nn.Conv2d(channels, num_classes, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
 
@@ -83,16 +88,21 @@ class BaseDecodeHead(BaseModule):
 
     def loss_by_feat(self, seg_logits: torch.Tensor,
                      batch_data_samples: Sequence) -> Dict[str, torch.Tensor]:
-        """Pixel-weighted CE (mean over all pixels) and pixel accuracy against ``gt_sem_seg``."""
+        """Each ``loss_decode`` term (pixel-weighted CE: mean over all pixels; a list of losses, e.g.
+        ProCA's CE + 0.75 Lovász-softmax, is logged per ``loss_name``) and pixel accuracy."""
         label = stack_pixel_field(batch_data_samples, 'gt_sem_seg')
         if label is None:
             raise KeyError('loss_by_feat: every data sample needs gt_sem_seg')
         weight = stack_pixel_field(batch_data_samples, 'seg_weight')
         seg_logits = resize(seg_logits, label.shape[1:], align_corners=self.align_corners)
         label = label.long()
-        loss = self.loss_decode(seg_logits, label, weight=weight, ignore_index=self.ignore_index)
-        return {self.loss_decode.loss_name: loss,
-                'acc_seg': seg_accuracy(seg_logits.detach(), label, self.ignore_index)}
+        losses: Dict[str, torch.Tensor] = {}
+        terms = self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
+        for term in terms:
+            loss = term(seg_logits, label, weight=weight, ignore_index=self.ignore_index)
+            losses[term.loss_name] = losses[term.loss_name] + loss if term.loss_name in losses else loss
+        losses['acc_seg'] = seg_accuracy(seg_logits.detach(), label, self.ignore_index)
+        return losses
 
     def predict(self, inputs: Sequence[torch.Tensor], batch_img_metas: List[dict],
                 test_cfg: Optional[dict] = None) -> torch.Tensor:

@@ -36,6 +36,15 @@ from mmseg_procl.uda.objectives.feature_distance import downscale_label_ratio
 FEATURE_SOURCES = ('teacher', 'student')
 
 
+def sum_over_ranks(*tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """The tensors summed over all ranks (one all-reduce; unchanged in a single process)."""
+    if get_world_size() == 1:
+        return tensors
+    flat = torch.cat([t.flatten() for t in tensors])
+    dist.all_reduce(flat)
+    return tuple(chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in tensors]), tensors))
+
+
 def contrast_preparations(embeddings: torch.Tensor, labels: torch.Tensor, use_avg_pool: bool,
                           scale_min_ratio: float, num_classes: int, ignore_index: int = 255
                           ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -169,12 +178,7 @@ class ClassFeatureStatistics(nn.Module):
 
     def _sum_over_ranks(self, *tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """The tensors summed over all ranks (one all-reduce; unchanged in a single process)."""
-        if not self.sync or get_world_size() == 1:
-            return tensors
-        flat = torch.cat([t.flatten() for t in tensors])
-        dist.all_reduce(flat)
-        return tuple(chunk.view_as(t) for chunk, t in zip(flat.split([t.numel() for t in tensors]),
-                                                           tensors))
+        return sum_over_ranks(*tensors) if self.sync else tensors
 
     def _append_to_bank(self, batch_mean: torch.Tensor, present: torch.Tensor) -> None:
         """Append the batch mean of every present class to its ring buffer (oldest entry evicted)."""

@@ -1,0 +1,28 @@
+# ProCA stage 4b, self-training on the offline pseudo-labels (github.com/jiangzhengkai/ProCA train_ssl.py,
+# configs/synthia/deeplabv2_r101_ssl.yaml; docs/methods.md §2.3.2): a new DeepLab-v2 from ImageNet weights trained
+# on Cityscapes train with the labels of tools/proca_pseudo_labels.py only: random rescale 0.5-1.5 of the
+# full image (bicubic), 512x1024 crop, flip 0.5, ColorJitter(0.5, 0.5, 0.5, 0.2), grayscale 0.2, blur 3x3;
+# CE (no Lovasz); SGD lr 5e-4 (classifier x10), poly 0.9, 90k iterations, batch 8 (4 GPUs x 2).
+_base_ = ['proca-src_dlv2-r101v1b_4xb2-20k_syn2cs-1280x760.py']
+model = dict(decode_head=dict(loss_decode=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0)))
+pseudo_label_dir = 'proca_pl_syn/train'    # under data_root: tools/proca_pseudo_labels.py --out-dir
+ssl_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', ratio_range=(0.5, 1.5), interpolation='bicubic'),   # INPUT_SCALES_TRAIN
+    dict(type='RandomCrop', crop_size=(512, 1024)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='CityscapesDataset', data_root='data/cityscapes/', metainfo={{_base_.metainfo}},
+    data_prefix=dict(img_path='leftImg8bit/train', seg_map_path=pseudo_label_dir), pipeline=ssl_pipeline))
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = [
+    dict(type='PolyLRWithWarmup', total_iters=90000, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)
+]
+train_cfg = dict(max_iters=90000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=1, save_best='mIoU', rule='greater'))
