@@ -39,7 +39,8 @@ train_dataloader = dict(
     sampler=dict(type='UDAInfiniteSampler'),
     dataset=dict(_delete_=True, type='UDADataset', source=source_dataset, target=target_dataset))
 param_scheduler = [
-    dict(type='PolyLRWithWarmup', total_iters=max_iters, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)
+    dict(type='PolyLRWithWarmup', total_iters=max_iters, power=0.9, min_lr=0.0, warmup_iters=0,
+         by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=50)
 default_hooks = dict(checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best='mIoU', rule='greater'))

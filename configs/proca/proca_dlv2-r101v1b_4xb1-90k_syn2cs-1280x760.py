@@ -12,7 +12,7 @@ _base_ = [
     '../_base_/datasets/proca_syn2cs.py', '../_base_/schedules/sgd_poly09.py',
 ]
 model = dict(decode_head=dict(num_classes=16))
-stage1_dir = 'work_dirs/proca-src_syn2cs'                 # the source-only run (experiments.py sets the paths)
+stage1_dir = 'work_dirs/proca-src_syn2cs'     # the source-only run (the experiments.py chain sets the paths)
 load_from = stage1_dir + '/iter_20000.pth'              # a segmentor checkpoint: initialises the student
 uda = dict(
     type='SourceTarget',
@@ -34,8 +34,8 @@ uda = dict(
              output_weight=1.0),     # SOLVER.LAMBDA_OUT (MULTI_LEVEL)
     ])
 train_dataloader = dict(
-    _delete_=True, batch_size=1, num_workers=4, persistent_workers=True, sampler=dict(type='UDAInfiniteSampler'),
-    dataset={{_base_.uda_dataset}})
+    _delete_=True, batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='UDAInfiniteSampler'), dataset={{_base_.uda_dataset}})
 optim_wrapper = dict(optimizer=dict(lr=2.5e-4))                  # SOLVER.BASE_LR
 param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=90000, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)

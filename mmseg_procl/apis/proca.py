@@ -11,10 +11,11 @@ ProCA (Jiang et al., ECCV 2022; github.com/jiangzhengkai/ProCA ``prototype_dist_
   as ``prototype_feat_dist.pth`` and ``prototype_out_dist.pth`` (``{'Proto', 'Amount'}``), read by
   ``ClassMeanEstimator(init_file=...)``.
 * :func:`percentile_thresholds` / :func:`write_pseudo_labels`: the adapted model on every target
-  training image (its training pipeline without random transforms: the resize to 1024x512); the softmax of the logits upsampled to the
-  input size (bilinear, align_corners as the head) gives a confidence and a class per pixel; the
-  threshold of class c is the value at position ``round(n_c * percent)`` of its n_c sorted confidences
-  (percent 0.6), clipped to ``max_threshold`` 0.9, 0 for a class never predicted.  Then every image's
+  training image (its training pipeline without random transforms: the resize to 1024x512); the
+  softmax of the logits upsampled to the input size (bilinear, align_corners as the head) gives a
+  confidence and a class per pixel; the threshold of class c is the value at position
+  ``round(n_c * percent)`` of its n_c sorted confidences (percent 0.6), clipped to ``max_threshold``
+  0.9, 0 for a class never predicted.  Then every image's
   prediction at full resolution keeps a pixel only if its confidence reaches its class threshold
   (else 255) and is written as an 8-bit PNG of Cityscapes train ids (a 16-class model's ids are mapped
   to the 19 by class name), at ``<out_dir>/<image path relative to the image folder, with the label
@@ -53,7 +54,8 @@ FEATURE_FILE, OUTPUT_FILE = 'prototype_feat_dist.pth', 'prototype_out_dist.pth'
 def build_eval_segmentor(cfg, checkpoint: str, device: str = 'cpu') -> torch.nn.Module:
     """The config's plain segmentor with the (student) weights of ``checkpoint``, in eval mode."""
     model_cfg = dict(segmentor_config(compose_uda_model(cfg).model))
-    model_cfg['backbone'] = {k: v for k, v in model_cfg['backbone'].items() if k not in ('init_cfg', 'pretrained')}
+    model_cfg['backbone'] = {k: v for k, v in model_cfg['backbone'].items()
+                             if k not in ('init_cfg', 'pretrained')}       # the checkpoint has every weight
     model = MODELS.build(model_cfg)
     load_segmentor_checkpoint(model, checkpoint, strict=True)
     return model.to(device).eval()

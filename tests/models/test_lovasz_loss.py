@@ -87,3 +87,27 @@ def test_registered_loss_weight_and_errors():
         LovaszLoss(classes='some')
     with pytest.raises(ValueError, match='per-pixel weights are not defined'):
         LovaszLoss()(logits, labels, weight=torch.ones(2, 5, 5))
+
+
+def test_decode_head_sums_a_list_of_losses_by_name():
+    """ProCA's source loss: loss_decode=[CE, 0.75 Lovasz] logs both terms (the mmseg 1.x list form)."""
+    import torch.nn.functional as F
+    from mmengine.structures import PixelData
+
+    from mmseg_procl.models.decode_heads import DLV2Head
+    from mmseg_procl.structures import SegDataSample
+    head = DLV2Head(in_channels=4, num_classes=3, dilations=(1,), in_index=0, align_corners=True,
+                    loss_decode=[dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True),
+                                 dict(type='LovaszLoss', loss_weight=0.75)])
+    torch.manual_seed(0)
+    logits = torch.randn(1, 3, 2, 3)
+    labels = torch.tensor([[[0, 1, 2, 0, 255, 1], [2, 2, 1, 0, 0, 255]]])       # (1, 2, 6): logits upsampled
+    sample = SegDataSample(gt_sem_seg=PixelData(data=labels))
+    losses = head.loss_by_feat(logits, [sample])
+    up = F.interpolate(logits, size=(2, 6), mode='bilinear', align_corners=True)
+    assert losses['loss_seg'].item() == pytest.approx(F.cross_entropy(up, labels, ignore_index=255).item(),
+                                                      rel=1e-6)
+    expected = 0.75 * lovasz_softmax(F.softmax(up, dim=1), labels)
+    assert losses['loss_lovasz'].item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match='empty list'):
+        DLV2Head(in_channels=4, num_classes=3, loss_decode=[])

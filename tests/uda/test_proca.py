@@ -118,11 +118,12 @@ def test_objective_updates_target_then_source_and_uses_the_updated_prototypes():
     assert objective(stage_ctx('source', f_s, o_s, y_s, state, sources)) == {}
     assert sources['proca_feat'].count.tolist() == [1.0, 1.0]          # nothing updated by the source stage
     losses = objective(stage_ctx('target', f_t, o_t, torch.full((1, 2, 2), 255), state, sources))
-    y_t = torch.tensor([[[0, 1], [255, 255]]])                         # max logits 2.0, 1.5 pass; 0.3, 0.5 not
+    y_t = torch.tensor([[[0, 1], [255, 255]]])          # max logits 2.0, 1.5 pass; 0.3, 0.5 do not
     # by hand: class means of everything seen (the initial pixel, then target, then source pixels)
     expected_counts = [1.0 + 1 + 1, 1.0 + 1 + 2]
     assert sources['proca_feat'].count.tolist() == expected_counts
-    for name, x_s, x_t, init in (('proca_feat', f_s, f_t, torch.eye(3)[:2]), ('proca_out', o_s, o_t, torch.eye(2))):
+    levels = (('proca_feat', f_s, f_t, torch.eye(3)[:2]), ('proca_out', o_s, o_t, torch.eye(2)))
+    for name, x_s, x_t, init in levels:
         flat_s, flat_t = (x.detach().permute(0, 2, 3, 1).reshape(4, -1) for x in (x_s, x_t))
         means = torch.stack([
             (init[0] + flat_t[0] + flat_s[0]) / 3,
@@ -135,7 +136,7 @@ def test_objective_updates_target_then_source_and_uses_the_updated_prototypes():
     expected = prototype_contrast_loss(o_s, y_s, protos, 0.5) + prototype_contrast_loss(o_t, y_t, protos, 0.5)
     assert losses['loss_out'].item() == pytest.approx(expected.item(), rel=1e-6)
     (losses['loss_feat'] + losses['loss_out']).backward()
-    assert f_s.grad.abs().sum() > 0 and o_s.grad.abs().sum() > 0      # the source terms reach the source graph
+    assert f_s.grad.abs().sum() > 0 and o_s.grad.abs().sum() > 0      # source terms reach the source graph
 
 
 def build_demo(**uda):
@@ -212,6 +213,6 @@ def test_pseudo_labels_keep_confident_pixels_and_write_train_ids(tmp_path):
     assert proca.write_pseudo_labels(model, dataset, thr, str(out)) == 1
     path = out / 'aachen' / 'aachen_000000_000019_gtFine_labelTrainIds.png'
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    assert label.tolist() == [[0, 255, 255, 10]] * 2             # road 0.8 kept, 0.5 / 0.6 dropped, sky 0.7 kept
+    assert label.tolist() == [[0, 255, 255, 10]] * 2      # road 0.8 kept, 0.5 / 0.6 dropped, sky 0.7 kept
     with pytest.raises(FileExistsError, match='--overwrite'):
         proca.write_pseudo_labels(model, dataset, thr, str(out))

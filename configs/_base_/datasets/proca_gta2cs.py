@@ -46,7 +46,8 @@ val_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='CityscapesDataset', data_root='data/cityscapes/', metainfo=metainfo,
-                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
+                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

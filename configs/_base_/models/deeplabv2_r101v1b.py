@@ -3,7 +3,8 @@
 # dilation 1, layer4.0 dilation 2: contract_dilation=True), ImageNet init from torchvision's
 # resnet101-5d3b4d8f.pth converted with `python tools/convert_weights.py torchvision <file>` to
 # pretrained/resnet101_torchvision.pth (nothing is downloaded); the full ASPP classifier (sum of four 3x3
-# convs, dilations 6, 12, 18, 24, N(0, 0.01)); logits upsampled with align_corners=True; loss CE + 0.75
+# convs, dilations 6, 12, 18, 24, N(0, 0.01)); logits upsampled with align_corners=True; loss CE (mean over
+# labelled pixels, as nn.CrossEntropyLoss(ignore_index=255)) + 0.75
 # Lovasz-softmax (classes present) on the source.
 norm_cfg = dict(type='BN', requires_grad=True)     # SyncBN in the reference's 4-GPU runs
 data_preprocessor = dict(
@@ -19,7 +20,7 @@ model = dict(
     decode_head=dict(
         type='DLV2Head', in_channels=2048, in_index=3, dilations=(6, 12, 18, 24), num_classes=19,
         align_corners=True,
-        loss_decode=[dict(type='CrossEntropyLoss', loss_weight=1.0),
+        loss_decode=[dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True),
                      dict(type='LovaszLoss', loss_weight=0.75)]),     # SOLVER.LAMBDA_LOV
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

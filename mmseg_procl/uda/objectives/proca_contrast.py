@@ -133,8 +133,8 @@ class ProCAContrast(BaseObjective):
             ctx.state.cached(STATE_KEY, lambda: (feats, logits, ctx.labels))
             return {}
         if not ctx.state.computed(STATE_KEY):
-            raise RuntimeError(f'ProCAContrast: the {self.source_stage!r} stage did not run in this iteration '
-                               f'before {self.target_stage!r}')
+            raise RuntimeError(f'ProCAContrast: the {self.source_stage!r} stage did not run in this '
+                               f'iteration before {self.target_stage!r}')
         src_feats, src_logits, src_labels = ctx.state[STATE_KEY]
         tgt_labels = confident_argmax(logits, self.threshold, self.ignore_index)
         losses = {'loss_feat': self.feature_weight * self.level_loss(
