@@ -13,5 +13,7 @@ param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=31250, power=0.9, min_lr=0.0, warmup_iters=0,   # MAX_ITER
          by_epoch=False)
 ]
+# ProCA's class-balanced source list over MAX_ITER * BATCH_SIZE draws (datasets/class_balanced.py)
+train_dataloader = dict(sampler=dict(_delete_=True, type='ClassBalancedSampler', num_draws=31250 * 8))
 train_cfg = dict(max_iters=20000, val_interval=1000)              # STOP_ITER; validation every 1000
 default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=1))

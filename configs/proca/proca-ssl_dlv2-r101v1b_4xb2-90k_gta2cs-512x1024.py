@@ -18,9 +18,11 @@ ssl_pipeline = [
     dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
     dict(type='PackSegInputs'),
 ]
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='CityscapesDataset', data_root='data/cityscapes/', metainfo={{_base_.metainfo}},
-    data_prefix=dict(img_path='leftImg8bit/train', seg_map_path=pseudo_label_dir), pipeline=ssl_pipeline))
+train_dataloader = dict(
+    sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),    # no class balance here
+    dataset=dict(
+        _delete_=True, type='CityscapesDataset', data_root='data/cityscapes/', metainfo={{_base_.metainfo}},
+        data_prefix=dict(img_path='leftImg8bit/train', seg_map_path=pseudo_label_dir), pipeline=ssl_pipeline))
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=90000, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)

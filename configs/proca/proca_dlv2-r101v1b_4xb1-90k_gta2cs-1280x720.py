@@ -6,7 +6,7 @@
 # one backward.  Starts from the source-only model and the prototypes of tools/proca_prototype_init.py
 # (paths set by the experiments.py chain); SGD lr 2.5e-4 (classifier x10), poly 0.9, 90k iterations,
 # batch 4 + 4 (4 GPUs x 1 + 1), validation every 1000 with the best checkpoint kept (read by
-# tools/proca_pseudo_labels.py).  ProCA's class-balanced source sampling is not applied (see README).
+# tools/proca_pseudo_labels.py).
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/deeplabv2_r101v1b.py',
     '../_base_/datasets/proca_gta2cs.py', '../_base_/schedules/sgd_poly09.py',

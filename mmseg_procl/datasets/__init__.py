@@ -2,6 +2,7 @@
 from . import transforms  # noqa: F401  (registers the transforms)
 from .acdc import ACDCDataset
 from .base_seg_dataset import BaseSegDataset
+from .class_balanced import ClassBalancedSampler
 from .cityscapes import CityscapesDataset
 from .dark_zurich import DarkZurichDataset
 from .gta import GTADataset
@@ -12,4 +13,4 @@ from .uda_sampler import UDAIndex, UDAInfiniteSampler
 
 __all__ = ['BaseSegDataset', 'CityscapesDataset', 'GTADataset', 'SynthiaDataset',
            'DarkZurichDataset', 'ACDCDataset', 'SyntheticDrivingDataset']
-__all__ += ['UDADataset', 'UDAIndex', 'UDAInfiniteSampler']
+__all__ += ['UDADataset', 'UDAIndex', 'UDAInfiniteSampler', 'ClassBalancedSampler']

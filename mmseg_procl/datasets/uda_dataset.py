@@ -44,6 +44,7 @@ from mmengine.logging import print_log
 from torch.utils.data import Dataset
 
 from mmseg_procl.registry import DATASETS
+from .class_balanced import SUB_EPOCH_SIZE, class_balanced_list, dataset_file_classes
 from .class_stats import RcsStats, load_rcs_stats, rcs_class_probabilities
 from .day_partners import build_day_partners
 from .uda_sampler import NO_CLASS, UDAIndex
@@ -147,13 +148,16 @@ class UDADataset(Dataset):
 
     def __init__(self, source: Union[dict, Dataset], target: Union[dict, Dataset],
                  rare_class_sampling: Optional[dict] = None,
-                 rcs_stats: Optional[RcsStats] = None, day_partners: Optional[dict] = None) -> None:
+                 rcs_stats: Optional[RcsStats] = None, day_partners: Optional[dict] = None,
+                 class_balanced_source: Optional[dict] = None) -> None:
         """Build both datasets, check their label spaces and prepare RCS if configured.
 
         ``rcs_stats`` replaces the statistics files of ``<source data_root>`` (for in-memory
         sources without a ``data_root``); it is ignored when ``rare_class_sampling`` is None.
         ``day_partners=dict(corresp_dir, day_img_dir, night_key_prefix)`` adds each target's daytime
         partner as ``target_day`` (Dark Zurich correspondences, ``datasets/day_partners.py``).
+        ``class_balanced_source=dict(num_draws, sub_epoch_size=3000, seed=0)`` draws the source from
+        ProCA's class-balanced list (``datasets/class_balanced.py``) instead of uniformly (not with RCS).
         """
         self.source = build_dataset(source, 'source')
         self.target = build_dataset(target, 'target')
@@ -163,6 +167,22 @@ class UDADataset(Dataset):
         if self.rcs_enabled:
             self._init_rcs(dict(rare_class_sampling), rcs_stats)
         self.day_partners = build_day_partners(self.target, day_partners)
+        self.balanced_sources = self._class_balanced_list(class_balanced_source)
+
+    def _class_balanced_list(self, cfg: Optional[dict]) -> Optional[np.ndarray]:
+        """ProCA's class-balanced list of source indices, or None."""
+        if cfg is None:
+            return None
+        if self.rcs_enabled:
+            raise ValueError('UDADataset: class_balanced_source and rare_class_sampling are two ways to draw '
+                             'the source; configure one of them')
+        unknown = sorted(set(cfg) - {'num_draws', 'sub_epoch_size', 'seed'})
+        if unknown or 'num_draws' not in cfg:
+            raise KeyError(f'UDADataset: class_balanced_source takes num_draws and optionally sub_epoch_size, '
+                           f'seed; got {sorted(cfg)}')
+        rng = np.random.default_rng(cfg.get('seed', 0))
+        return class_balanced_list(dataset_file_classes(self.source), cfg['num_draws'], rng,
+                                   cfg.get('sub_epoch_size', SUB_EPOCH_SIZE))
 
     # ------------------------------------------------------------------------------ RCS setup
     def _init_rcs(self, rcs_cfg: dict, rcs_stats: Optional[RcsStats]) -> None:
@@ -242,12 +262,14 @@ class UDADataset(Dataset):
         return dict(source=source, **self._target_item(idx % len(self.target)))
 
     def draw_index(self, rng: np.random.Generator) -> UDAIndex:
-        """One item's draws from ``rng``: RCS class and a file holding it (or a uniform source), a
-        uniform target, a 32-bit pipeline seed (in this order)."""
+        """One item's draws from ``rng``: RCS class and a file holding it (or a position of the
+        class-balanced list, or a uniform source), a uniform target, a 32-bit pipeline seed (in this order)."""
         if self.rcs_enabled:
             c = int(rng.choice(self.rcs_classes, p=self.rcs_classprob))
             indices = self._class_indices[c]
             source = indices[int(rng.integers(len(indices)))]
+        elif self.balanced_sources is not None:
+            c, source = NO_CLASS, int(self.balanced_sources[int(rng.integers(len(self.balanced_sources)))])
         else:
             c, source = NO_CLASS, int(rng.integers(len(self.source)))
         target = int(rng.integers(len(self.target)))

@@ -50,6 +50,10 @@ def tiny(path, trees, work_dir, **options):
     for dataset in datasets + [cfg.val_dataloader.dataset]:
         dataset.data_root = str(trees / ROOTS[dataset.type])
         shrink(dataset.pipeline)
+    if loader.sampler.type == 'ClassBalancedSampler':
+        loader.sampler.update(num_draws=20, sub_epoch_size=10)
+    if loader.dataset.get('class_balanced_source'):
+        loader.dataset.class_balanced_source.update(num_draws=20, sub_epoch_size=10)
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.num_workers, loader.persistent_workers = 0, False
     cfg.train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=2, val_interval=100)
@@ -71,6 +75,7 @@ def test_proca_stages_chain(shift, trees, tmp_path):
     src_cfg = tiny(config('proca-src', shift), trees, tmp_path / 'src')
     runner = Runner.from_cfg(src_cfg)
     runner.train()
+    assert len(runner.train_dataloader.sampler) == 30                   # ProCA's class-balanced list
     scalars = runner.message_hub.log_scalars
     assert 0 < scalars['train/decode.loss_lovasz'].current() < 0.75       # 0.75 x a Lovasz value in [0, 1]
     assert runner.model.decode_head.num_classes == classes
@@ -83,6 +88,7 @@ def test_proca_stages_chain(shift, trees, tmp_path):
         adapt_cfg.model.prototype_sources[name].init_file = str(tmp_path / 'protos' / file)
     runner = Runner.from_cfg(adapt_cfg)
     runner.load_or_resume()
+    assert len(runner.train_dataloader.dataset.balanced_sources) == 30
     student = runner.model.model.state_dict()
     stage1_state = torch.load(stage1, weights_only=True)['state_dict']
     assert all(torch.equal(student[k], v) for k, v in stage1_state.items())     # the student = stage 1

@@ -54,4 +54,7 @@ test_evaluator = val_evaluator
 # The adaptation stage's UDADataset: colour-augmented source, plain target (method configs use it with one
 # image of each per GPU: batch 4 + 4 on 4 GPUs)
 uda_dataset = dict(type='UDADataset', source=dict(source_dataset, pipeline=source_aug_pipeline),
-                   target=target_dataset)
+                   target=target_dataset,
+                   # ProCA's class-balanced source list over MAX_ITER * BATCH_SIZE draws of the adaptation
+                   # stage (datasets/class_balanced.py)
+                   class_balanced_source=dict(num_draws=90000 * 8))
