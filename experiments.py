@@ -94,7 +94,7 @@ EXPERIMENTS: Dict[int, Tuple[str, Callable[[], List[Dict]]]] = {
 
 def proca_chain(tag: str, configs: Dict[str, str], seed: int = None, stage1_iters: int = 20000,
                 pseudo_label_dir: str = None) -> List[Dict]:
-    """ProCA's four stages (docs/methods.md §2.3.2) as one list: source-only training, prototype
+    """ProCA's four stages (docs/methods.md §2.6) as one list: source-only training, prototype
     initialisation, adaptation from the source-only model and its prototypes, offline pseudo-labels from the
     best adapted model, self-training on them.  ``configs`` maps ``src`` / ``proca`` / ``ssl`` to config
     files; with ``seed`` every training gets ``randomness.seed``; the labels are written to

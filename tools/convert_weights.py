@@ -4,6 +4,7 @@
     python tools/convert_weights.py resnet_v1c resnet101_v1c-e67eebb6.pth      -> pretrained/resnet101_v1c.pth
     python tools/convert_weights.py torchvision resnet101-63fe2227.pth         -> pretrained/resnet101_torchvision.pth
     python tools/convert_weights.py clip open_clip_pytorch_model.bin           -> pretrained/clip_rn101.pth
+    python tools/convert_weights.py proca g2c_model_best.pth                   -> pretrained/proca_g2c_model_best.pth
 
 Every key and shape is checked against the model that reads the file; the sha256 of input and output
 is printed (and compared with the published checksum where one is known).  See

@@ -1,5 +1,5 @@
 # ProCA stage 1 (Jiang et al., ECCV 2022; github.com/jiangzhengkai/ProCA train_src.py,
-# configs/synthia/deeplabv2_r101_src.yaml; docs/methods.md §2.3.2): source-only training on SYNTHIA at 1280
+# configs/synthia/deeplabv2_r101_src.yaml; docs/methods.md §2.6): source-only training on SYNTHIA at 1280
 # x 760 with CE + 0.75 Lovasz-softmax, SGD lr 5e-4 (classifier x10), poly 0.9 over MAX_ITER 31250, stopped
 # at STOP_ITER 20000; batch 8 (4 GPUs x 2).  Next: tools/proca_prototype_init.py on the final checkpoint
 # (experiments.py chains all stages: python run_experiments.py --exp 21 / 22).

@@ -1,5 +1,5 @@
 # ProCA stage 4b, self-training on the offline pseudo-labels (github.com/jiangzhengkai/ProCA train_ssl.py,
-# configs/gta5/deeplabv2_r101_ssl.yaml; docs/methods.md §2.3.2): a new DeepLab-v2 from ImageNet weights
+# configs/gta5/deeplabv2_r101_ssl.yaml; docs/methods.md §2.6): a new DeepLab-v2 from ImageNet weights
 # trained on Cityscapes train with the labels of tools/proca_pseudo_labels.py only: random rescale 0.5-1.5
 # of the full image (bicubic), 512x1024 crop, flip 0.5, ColorJitter(0.5, 0.5, 0.5, 0.2), grayscale 0.2, blur
 # 3x3; CE (no Lovasz); SGD lr 5e-4 (classifier x10), poly 0.9, 90k iterations, batch 8 (4 GPUs x 2).

@@ -1,5 +1,5 @@
 # ProCA stage 3, the prototypical contrast adaptation (github.com/jiangzhengkai/ProCA train_proca.py,
-# configs/gta5/deeplabv2_r101_proca.yaml; docs/methods.md §2.3.2): no teacher, no mixing.  Per iteration
+# configs/gta5/deeplabv2_r101_proca.yaml; docs/methods.md §2.6): no teacher, no mixing.  Per iteration
 # the student runs on the colour-augmented GTA5 batch (CE + 0.75 Lovasz) and on the Cityscapes batch;
 # ProCAContrast labels the target by the student's raw logits (max >= 0.9), updates the feature- and
 # output-level class means (target, then source) and contrasts both domains' pixels with them (cos / 50),

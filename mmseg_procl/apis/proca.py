@@ -1,5 +1,5 @@
 """ProCA's offline steps between its training stages: prototype initialisation and percentile
-pseudo-labels (docs/methods.md §2.3.2 stages 2 and 4a).
+pseudo-labels (docs/methods.md §2.6).
 
 ProCA (Jiang et al., ECCV 2022; github.com/jiangzhengkai/ProCA ``prototype_dist_init.py``,
 ``pseudo_label.py``, ``core/utils/pseudo_label.py``):

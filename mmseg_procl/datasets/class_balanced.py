@@ -1,7 +1,7 @@
 """ProCA's class-balanced source sampling, for plain datasets (a sampler) and for ``UDADataset``.
 
 ProCA (github.com/jiangzhengkai/ProCA ``core/datasets/gtav.py`` / ``synthia.py``, the ``max_iters``
-branch; docs/methods.md §2.3.2) re-orders the source file list before training: in sub-epochs of 3000
+branch; docs/methods.md §2.6) re-orders the source file list before training: in sub-epochs of 3000
 draws, the next class is drawn with weight ``1 / log(1.01 + d_c)``, where ``d`` is the normalised count
 of files holding each class drawn so far in the sub-epoch (uniform at its start), and the next file of
 that class is taken from the class's file list in turn (the list is shuffled when exhausted).  The

@@ -12,8 +12,10 @@ kind               accepted input                                   output (read
 ``resnet_v1c``     open-mmlab ``resnet{50,101}_v1c-*.pth``;         ``pretrained/resnet{50,101}_v1c.pth``
                    timm deep-stem ``resnet{50,101}c``               (``open-mmlab://resnet101_v1c``)
 ``torchvision``    torchvision ``resnet{50,101}-*.pth`` (7x7 stem)   ``pretrained/resnet{50,101}_torchvision
-                                                                    .pth`` (for ProCA / WDASS: no config
-                                                                    reads it yet)
+                                                                    .pth`` (ProCA's ResNetV1b configs)
+``proca``          ProCA's released / trained models                ``pretrained/proca_<name>.pth``: a
+                   (``{feature_extractor, classifier}``)            segmentor checkpoint for
+                                                                    ``tools/test.py`` with configs/proca/
 ``clip``           open_clip / OpenAI state dicts (``.bin``, ``.pth``,  ``pretrained/clip_rn{50,101}.pth``
                    ``.safetensors``), CLIP-ProCL's                  (``model.clip_weights=...``)
                    ``RN101_clip_weights.pth``
@@ -34,7 +36,7 @@ from typing import Callable, Dict, Tuple
 
 import torch
 
-from mmseg_procl.errors import CheckpointError
+from mmseg_procl.errors import CheckpointError, load_failure
 
 # sha256 of published files, as their publishers state them (the path component of OpenAI's URLs)
 PUBLISHED_SHA256 = {
@@ -184,9 +186,59 @@ def convert_clip(path: str) -> Conversion:
                       f'pretrained/clip_{(arch or "custom").lower()}.pth')
 
 
+PROCA_PARTS = ('feature_extractor', 'classifier')
+PROCA_CLASSIFIER_KEY = re.compile(r'^conv2d_list\.(\d+)\.(weight|bias)$')
+
+
+def strip_module(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Keys without DDP's ``module.`` prefix."""
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def read_proca_checkpoint(path: str) -> Dict[str, Dict[str, torch.Tensor]]:
+    """``{'feature_extractor': ..., 'classifier': ...}`` of a ProCA checkpoint (``weights_only`` load)."""
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # corrupt archive, truncated file, disallowed pickle global
+        raise CheckpointError(f'cannot read {path} as a ProCA checkpoint: {load_failure(path, err)}') from None
+    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), dict) for k in PROCA_PARTS):
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f'{path}: expected a ProCA checkpoint with the state dicts {PROCA_PARTS} '
+                              f'(train_proca.py / train_src.py / train_ssl.py layout), got {keys}')
+    return {k: strip_module(obj[k]) for k in PROCA_PARTS}
+
+
+def convert_proca(path: str) -> Conversion:
+    """ProCA's released model (``feature_extractor`` = ``backbone.*`` of a torchvision ResNet-101,
+    ``classifier`` = ``conv2d_list.{0..3}.*`` of ASPP_Classifier_V2) -> this package's DeepLab-v2
+    segmentor (``backbone.*``, ``decode_head.aspp_modules.{i}.conv.*``; 19 or 16 classes from the file),
+    verified against ``configs/_base_/models/deeplabv2_r101v1b.py``."""
+    from mmseg_procl.registry import MODELS
+    from mmseg_procl.utils import register_all_modules
+    parts = read_proca_checkpoint(path)
+    state = dict(parts['feature_extractor'])
+    for key, value in parts['classifier'].items():
+        match = PROCA_CLASSIFIER_KEY.match(key)
+        if match is None:
+            raise CheckpointError(f'{path}: unexpected classifier key {key!r}; expected conv2d_list.<i>.weight / '
+                                  'bias (ProCA ASPP_Classifier_V2)')
+        state[f'decode_head.aspp_modules.{match.group(1)}.conv.{match.group(2)}'] = value
+    if 'decode_head.aspp_modules.0.conv.weight' not in state:
+        raise CheckpointError(f'{path}: the classifier has no conv2d_list.0.weight')
+    classes = state['decode_head.aspp_modules.0.conv.weight'].shape[0]
+    register_all_modules()
+    model = MODELS.build(dict(      # configs/_base_/models/deeplabv2_r101v1b.py without its loss / init
+        type='EncoderDecoder', backbone=dict(type='ResNetV1b', depth=101, contract_dilation=True),
+        decode_head=dict(type='DLV2Head', in_channels=2048, in_index=3, dilations=(6, 12, 18, 24),
+                         num_classes=classes)))
+    compare_with_model(path, state, model, f'DeepLab-v2 (torchvision R101, {classes} classes)')
+    stem = osp.splitext(osp.basename(path))[0]
+    return Conversion(state, f'DeepLab-v2 (torchvision R101, {classes} classes)', f'pretrained/proca_{stem}.pth')
+
+
 CONVERTERS: Dict[str, Callable[[str], Conversion]] = {
     'mit': convert_mit, 'resnet_v1c': convert_resnet_v1c, 'torchvision': convert_torchvision,
-    'clip': convert_clip}
+    'clip': convert_clip, 'proca': convert_proca}
 
 
 def save_state_dict(state: Dict[str, torch.Tensor], path: str, overwrite: bool = False) -> None:

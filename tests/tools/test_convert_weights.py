@@ -167,3 +167,35 @@ def test_output_bytes_do_not_depend_on_the_output_name(tmp_path):
     first = convert_weights('mit', str(tmp_path / 'mit_b0.pth'), str(tmp_path / 'a.pth'))
     second = convert_weights('mit', str(tmp_path / 'mit_b0.pth'), str(tmp_path / 'b' / 'other.pth'))
     assert first['output_sha256'] == second['output_sha256']
+
+
+def test_proca_checkpoint_to_segmentor_and_test_loading(tmp_path):
+    """ProCA's training / released layout: {'feature_extractor': module.backbone.*, 'classifier':
+    module.conv2d_list.<i>.*} -> a DeepLab-v2 segmentor checkpoint that the ProCA configs load strictly."""
+    from mmengine.config import Config
+    from mmseg_procl.apis.config_utils import segmentor_config
+    from mmseg_procl.utils.checkpoint import load_segmentor_checkpoint
+    register_all_modules()
+    net = torchvision.models.resnet101(weights=None, replace_stride_with_dilation=[False, True, True])
+    backbone = randomised({f'module.backbone.{k}': v for k, v in net.state_dict().items()
+                           if not k.startswith('fc.')})
+    classifier = randomised({f'module.conv2d_list.{i}.{p}': torch.zeros((16, 2048, 3, 3) if p == 'weight' else (16,))
+                             for i in range(4) for p in ('weight', 'bias')})
+    source = tmp_path / 'model_best.pth'
+    torch.save({'iteration': 5, 'feature_extractor': backbone, 'classifier': classifier}, source)
+    report = convert_weights('proca', str(source), str(tmp_path / 'out.pth'))
+    assert report['verified_against'] == 'DeepLab-v2 (torchvision R101, 16 classes)'
+    state = torch.load(tmp_path / 'out.pth', weights_only=True)
+    assert torch.equal(state['decode_head.aspp_modules.2.conv.weight'], classifier['module.conv2d_list.2.weight'])
+    assert torch.equal(state['backbone.layer4.2.conv3.weight'], backbone['module.backbone.layer4.2.conv3.weight'])
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'proca',
+                                       'proca_dlv2-r101v1b_4xb1-90k_syn2cs-1280x760.py'))
+    model_cfg = segmentor_config(cfg.model)
+    model_cfg.backbone.pop('init_cfg')
+    model = MODELS.build(model_cfg)
+    load_segmentor_checkpoint(model, str(tmp_path / 'out.pth'), strict=True)
+    assert torch.equal(model.backbone.conv1.weight, backbone['module.backbone.conv1.weight'])
+    torch.save({'feature_extractor': backbone}, tmp_path / 'half.pth')
+    with pytest.raises(CheckpointError, match="expected a ProCA checkpoint with the state dicts"):
+        convert_weights('proca', str(tmp_path / 'half.pth'), str(tmp_path / 'x.pth'))
+    assert not (tmp_path / 'x.pth').exists()

@@ -1,4 +1,4 @@
-# ProCA's data, GTA5 -> Cityscapes (docs/methods.md §2.3.2; ProCA core/datasets/build.py and
+# ProCA's data, GTA5 -> Cityscapes (docs/methods.md §2.6; ProCA core/datasets/build.py and
 # configs/gta5/*.yaml): GTA5 resized to exactly 1280x720 (no crop, no flip); in the adaptation stage the
 # source is colour-augmented (torchvision ColorJitter(0.5, 0.5, 0.5, 0.2), RandomGrayscale(0.2),
 # GaussianBlur(3, sigma 0.1-2)) and the Cityscapes target is resized to 1024x512 without augmentation.

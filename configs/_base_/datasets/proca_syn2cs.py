@@ -1,4 +1,4 @@
-# ProCA's data, SYNTHIA -> Cityscapes with ProCA's 16-class model (docs/methods.md §2.3.1-2.3.2; ProCA
+# ProCA's data, SYNTHIA -> Cityscapes with ProCA's 16-class model (docs/methods.md §2.6; ProCA
 # core/datasets/synthia.py, configs/synthia/*.yaml): as proca_gta2cs.py with SYNTHIA resized to 1280x760,
 # and every dataset restricted to the 16 classes (terrain, truck and train ignored, the others renumbered
 # 0..15; label_tables.SYNTHIA16_CLASSES), so the model predicts 16 classes and mIoU is mIoU-16 over

@@ -1,4 +1,4 @@
-# ProCA's DeepLab-v2 (docs/methods.md §2.3.1; ProCA core/models/feature_extractor.py, classifier.py):
+# ProCA's DeepLab-v2 (docs/methods.md §2.6; ProCA core/models/feature_extractor.py, classifier.py):
 # torchvision ResNet-101 (7x7 stem; ResNetV1b) at output stride 8 with torchvision's dilation (layer3.0
 # dilation 1, layer4.0 dilation 2: contract_dilation=True), ImageNet init from torchvision's
 # resnet101-5d3b4d8f.pth converted with `python tools/convert_weights.py torchvision <file>` to

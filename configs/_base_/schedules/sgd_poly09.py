@@ -1,4 +1,4 @@
-# ProCA's optimisation (docs/methods.md §2.3.1; ProCA train_src.py / train_proca.py / train_ssl.py): SGD,
+# ProCA's optimisation (docs/methods.md §2.6; ProCA train_src.py / train_proca.py / train_ssl.py): SGD,
 # momentum 0.9, weight decay 5e-4 on every parameter, classifier (decode head) at 10x the learning rate;
 # poly power 0.9 set before each step: iteration t runs at lr * (1 - t / MAX_ITER) ** 0.9 (no warmup).
 # Method configs set lr, MAX_ITER (total_iters) and STOP_ITER (max_iters).

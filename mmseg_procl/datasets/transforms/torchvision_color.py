@@ -1,7 +1,7 @@
 """Dataset-level colour augmentation of ProCA / WDASS / FADA-style code bases, run by torchvision.
 
 ProCA (github.com/jiangzhengkai/ProCA ``core/datasets/transform.py`` and the ``INPUT`` section of
-``configs/*/deeplabv2_r101_proca.yaml``; docs/methods.md §2.3.2) augments the source images with
+``configs/*/deeplabv2_r101_proca.yaml``; docs/methods.md §2.6) augments the source images with
 torchvision's ``ColorJitter(0.5, 0.5, 0.5, 0.2)``, ``RandomGrayscale(0.2)`` and ``GaussianBlur(3,
 sigma in [0.1, 2])``; WDASS uses ``ColorJitter(0.25, 0.25, 0.25, 0.25)``.  These transforms apply
 torchvision's own implementations (``torchvision.transforms.v2``) to the pipeline's BGR uint8 image

@@ -2,7 +2,7 @@
 
 ProCA (Jiang et al., "Prototypical Contrast Adaptation for Domain Adaptive Semantic Segmentation",
 ECCV 2022; github.com/jiangzhengkai/ProCA ``train_proca.py``, ``core/utils/loss.py``
-``PrototypeContrastiveLoss``; docs/methods.md §2.3.2 stage 3).  Per iteration, with ``f`` the
+``PrototypeContrastiveLoss``; docs/methods.md §2.6).  Per iteration, with ``f`` the
 backbone's last map (2048-d, stride 8) and ``o`` the classifier logits on the same grid:
 
     y_s = nearest-downsampled source ground truth

@@ -1,7 +1,7 @@
 """ClassMeanEstimator: exact running class means of pixel features, ProCA's prototype estimator.
 
 ProCA (Jiang et al., ECCV 2022; github.com/jiangzhengkai/ProCA ``core/utils/
-prototype_dist_estimator.py`` with ``USE_MOMENTUM=False``; docs/methods.md §2.3).  A batch of
+prototype_dist_estimator.py`` with ``USE_MOMENTUM=False``; docs/methods.md §2.6).  A batch of
 features ``f`` (N, A) with labels ``y`` (N,) (ignore index removed) updates, per class c with
 ``n_c`` pixels and batch mean ``m_c``:
 
