@@ -200,7 +200,8 @@ def read_proca_checkpoint(path: str) -> Dict[str, Dict[str, torch.Tensor]]:
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # corrupt archive, truncated file, disallowed pickle global
-        raise CheckpointError(f'cannot read {path} as a ProCA checkpoint: {load_failure(path, err)}') from None
+        raise CheckpointError(f'cannot read {path} as a ProCA checkpoint: '
+                              f'{load_failure(path, err)}') from None
     if not isinstance(obj, dict) or not all(isinstance(obj.get(k), dict) for k in PROCA_PARTS):
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(f'{path}: expected a ProCA checkpoint with the state dicts {PROCA_PARTS} '
@@ -220,8 +221,8 @@ def convert_proca(path: str) -> Conversion:
     for key, value in parts['classifier'].items():
         match = PROCA_CLASSIFIER_KEY.match(key)
         if match is None:
-            raise CheckpointError(f'{path}: unexpected classifier key {key!r}; expected conv2d_list.<i>.weight / '
-                                  'bias (ProCA ASPP_Classifier_V2)')
+            raise CheckpointError(f'{path}: unexpected classifier key {key!r}; expected '
+                                  'conv2d_list.<i>.weight / bias (ProCA ASPP_Classifier_V2)')
         state[f'decode_head.aspp_modules.{match.group(1)}.conv.{match.group(2)}'] = value
     if 'decode_head.aspp_modules.0.conv.weight' not in state:
         raise CheckpointError(f'{path}: the classifier has no conv2d_list.0.weight')
@@ -233,7 +234,8 @@ def convert_proca(path: str) -> Conversion:
                          num_classes=classes)))
     compare_with_model(path, state, model, f'DeepLab-v2 (torchvision R101, {classes} classes)')
     stem = osp.splitext(osp.basename(path))[0]
-    return Conversion(state, f'DeepLab-v2 (torchvision R101, {classes} classes)', f'pretrained/proca_{stem}.pth')
+    return Conversion(state, f'DeepLab-v2 (torchvision R101, {classes} classes)',
+                      f'pretrained/proca_{stem}.pth')
 
 
 CONVERTERS: Dict[str, Callable[[str], Conversion]] = {

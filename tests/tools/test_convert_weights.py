@@ -179,15 +179,18 @@ def test_proca_checkpoint_to_segmentor_and_test_loading(tmp_path):
     net = torchvision.models.resnet101(weights=None, replace_stride_with_dilation=[False, True, True])
     backbone = randomised({f'module.backbone.{k}': v for k, v in net.state_dict().items()
                            if not k.startswith('fc.')})
-    classifier = randomised({f'module.conv2d_list.{i}.{p}': torch.zeros((16, 2048, 3, 3) if p == 'weight' else (16,))
+    shapes = {'weight': (16, 2048, 3, 3), 'bias': (16,)}
+    classifier = randomised({f'module.conv2d_list.{i}.{p}': torch.zeros(shapes[p])
                              for i in range(4) for p in ('weight', 'bias')})
     source = tmp_path / 'model_best.pth'
     torch.save({'iteration': 5, 'feature_extractor': backbone, 'classifier': classifier}, source)
     report = convert_weights('proca', str(source), str(tmp_path / 'out.pth'))
     assert report['verified_against'] == 'DeepLab-v2 (torchvision R101, 16 classes)'
     state = torch.load(tmp_path / 'out.pth', weights_only=True)
-    assert torch.equal(state['decode_head.aspp_modules.2.conv.weight'], classifier['module.conv2d_list.2.weight'])
-    assert torch.equal(state['backbone.layer4.2.conv3.weight'], backbone['module.backbone.layer4.2.conv3.weight'])
+    assert torch.equal(state['decode_head.aspp_modules.2.conv.weight'],
+                       classifier['module.conv2d_list.2.weight'])
+    assert torch.equal(state['backbone.layer4.2.conv3.weight'],
+                       backbone['module.backbone.layer4.2.conv3.weight'])
     cfg = Config.fromfile(os.path.join(REPO, 'configs', 'proca',
                                        'proca_dlv2-r101v1b_4xb1-90k_syn2cs-1280x760.py'))
     model_cfg = segmentor_config(cfg.model)

@@ -1,0 +1,118 @@
+"""Losses of the weakly-supervised prototype method (WDASS): image-level loss, edge loss, prototype
+pixel contrast.
+
+Das, Xian, Dai, Schiele, "Weakly-Supervised Domain Adaptive Semantic Segmentation with Prototypical
+Contrastive Learning", CVPR 2023 (github.com/anurag-198/WDASS ``loss/image_label.py``,
+``loss/edgeloss.py``, ``loss/contrast_loss.py``; docs/methods.md §2.7).  Pure functions on tensors:
+
+* :func:`image_level_loss`: ``s_c = sigmoid(log((1/HW) sum_p exp z_c(p)))`` (log-sum-exp pooling of each
+  class map), ``BCE(s, y)`` against multi-hot image labels ``y`` (mean over images and classes);
+* :func:`edge_loss`: the L1 difference between the spatial-gradient magnitude of a Gumbel-softmax sample of
+  the logits (tau 0.5; logits of ignored pixels zeroed) and that of the one-hot labels (ignored pixels as
+  class 0, as the reference), each magnitude ``sqrt(gx^2 + gy^2 + 1e-6)`` from central differences with
+  zero padding, divided by its maximum over the whole batch; the mean over pixels where the prediction's
+  magnitude is >= 1e-8 and the mean over pixels where the label's is, averaged;
+* :func:`prototype_pixel_contrast`: anchors ``f_i`` with classes ``y_i`` and domains ``d_i``, contrast
+  vectors = the prototypes of the anchors' classes, ``s_ij = f_i . P_{y_j} / tau``; positives: same class
+  (optionally only of the other domain), negatives: another class;
+  ``l_i = -(tau / tau_b) mean_{j in pos} [s_ij - log(e^{s_ij} + sum_{k in neg} e^{s_ik})]``, averaged over
+  all anchors (an anchor without positives counts 0, as the reference's ``/ (|pos| + 1e-8)``).
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+EDGE_THRESHOLD = 1e-8
+
+
+def multi_hot(labels: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+    """(B, C) float multi-hot of the classes present in (B, H, W) labels (``ignore_index`` skipped)."""
+    flat = labels.reshape(labels.shape[0], -1).long()
+    valid = flat != ignore_index
+    out = torch.zeros(labels.shape[0], num_classes + 1, device=labels.device)
+    out.scatter_(1, torch.where(valid, flat, torch.full_like(flat, num_classes)), 1.0)
+    return out[:, :num_classes]
+
+
+def image_level_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """BCE of the log-sum-exp-pooled class scores of (B, C, H, W) logits against (B, C) multi-hot targets."""
+    flat = logits.float().flatten(2)
+    pooled = torch.logsumexp(flat, dim=2) - torch.log(torch.tensor(float(flat.shape[2])))
+    return F.binary_cross_entropy(torch.sigmoid(pooled), targets.float())
+
+
+def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt(gx^2 + gy^2 + 1e-6)`` of (N, C, H, W) maps, central differences ``(x[i+1] - x[i-1]) / 2`` with
+    zero padding, divided by the maximum over the whole tensor."""
+    padded = F.pad(x, (1, 1, 1, 1))
+    gx = (padded[:, :, 1:-1, 2:] - padded[:, :, 1:-1, :-2]) / 2
+    gy = (padded[:, :, 2:, 1:-1] - padded[:, :, :-2, 1:-1]) / 2
+    mag = torch.sqrt(gx * gx + gy * gy + 1e-6)
+    return mag / mag.max()
+
+
+def gumbel_noise(shape, generator: Optional[torch.Generator] = None, device=None, eps: float = 1e-10):
+    """Gumbel(0, 1) samples as the reference draws them: ``-log(eps - log(U + eps))``."""
+    u = torch.rand(shape, generator=generator, device=device)
+    return -torch.log(eps - torch.log(u + eps))
+
+
+def edge_loss(logits: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor, num_classes: int,
+              tau: float = 0.5, ignore_index: int = 255) -> torch.Tensor:
+    """WDASS's edge loss of (N, C, H, W) logits and (N, H, W) labels with Gumbel ``noise`` (N, C, H, W)."""
+    ignored = labels == ignore_index
+    logits = torch.where(ignored[:, None], torch.zeros_like(logits), logits.float())
+    sample = F.softmax((logits + noise) / tau, dim=1)
+    target = F.one_hot(torch.where(ignored, torch.zeros_like(labels), labels).long(), num_classes)
+    g = gradient_magnitude(sample).flatten(1)
+    g_hat = gradient_magnitude(target.permute(0, 3, 1, 2).float()).flatten(1)
+    diff = (g - g_hat).abs()
+    on_pred, on_label = (g >= EDGE_THRESHOLD).float(), (g_hat >= EDGE_THRESHOLD).float()
+    eps = 1e-10
+    return (0.5 * (diff * on_pred).sum() / (on_pred.sum() + eps)
+            + 0.5 * (diff * on_label).sum() / (on_label.sum() + eps))
+
+
+def prototype_pixel_contrast(anchors: torch.Tensor, labels: torch.Tensor, prototypes: torch.Tensor,
+                             domains: Optional[torch.Tensor] = None, temperature: float = 0.1,
+                             base_temperature: float = 0.07) -> torch.Tensor:
+    """WDASS's contrast of (N, D) anchors with classes (N,) against the (C, D) prototypes of the anchors'
+    classes; with ``domains`` (N,) only pairs of different domains are positives (the asymmetric
+    inter-domain term); 0 for no anchors."""
+    if anchors.shape[0] == 0:
+        return anchors.sum() * 0
+    logits = anchors @ prototypes[labels].T / temperature
+    logits = logits - logits.max(dim=1, keepdim=True).values.detach()
+    same = labels[:, None] == labels[None, :]
+    positive = same if domains is None else same & (domains[:, None] != domains[None, :])
+    negative_sum = (logits.exp() * (~same)).sum(dim=1, keepdim=True)
+    log_prob = logits - torch.log(logits.exp() + negative_sum)
+    positive = positive.float()
+    mean_log_prob = (positive * log_prob).sum(1) / (positive.sum(1) + 1e-8)
+    loss = -(temperature / base_temperature) * mean_log_prob.mean()
+    return torch.nan_to_num(loss, nan=0.0)
+
+
+def anchor_weighted_prototypes(member_feats: torch.Tensor, member_labels: torch.Tensor,
+                               anchor_feats: torch.Tensor, anchor_labels: torch.Tensor,
+                               previous: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    """WDASS's prototypes (``utils/prototypes.py``): for every class c among ``anchor_labels`` (N_a,), the
+    anchor ``a_c`` = mean of its ``anchor_feats`` (N_a, D); the members of c (``member_labels`` (N,) == c)
+    weigh ``w_i = f_i . a_c``, normalised to sum 1, and ``P_c = sum_i w_i f_i`` (not renormalised; 0 when
+    c has no member).  Classes without anchors keep their ``previous`` (C, D) row.  No gradient."""
+    num_classes = previous.shape[0]
+    anchor_feats, member_feats = anchor_feats.detach().float(), member_feats.detach().float()
+
+    def one_hot(labels):
+        valid = labels != ignore_index
+        safe = torch.where(valid, labels, torch.zeros_like(labels)).long()
+        return F.one_hot(safe, num_classes).float() * valid[:, None].float()
+
+    anchor_hot, member_hot = one_hot(anchor_labels), one_hot(member_labels)
+    anchor_count = anchor_hot.sum(0)
+    centres = anchor_hot.T @ anchor_feats / anchor_count.clamp(min=1)[:, None]          # (C, D)
+    weights = (member_feats @ centres.T) * member_hot                                    # (N, C)
+    total = weights.sum(0)
+    new = (weights.T @ member_feats) / torch.where(total == 0, torch.ones_like(total), total)[:, None]
+    return torch.where((anchor_count > 0)[:, None], new, previous.float())
