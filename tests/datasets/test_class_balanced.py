@@ -81,3 +81,11 @@ def test_sampler_and_uda_option_draw_from_the_same_list(gta):
     assert index.source == int(expected[np.random.default_rng(7).integers(150)])
     with pytest.raises(KeyError, match='num_draws'):
         UDADataset(source=dataset, target=target, class_balanced_source=dict(draws=1))
+
+
+def test_an_exhausted_class_restarts_at_pointer_modulo_n_minus_1():
+    # class 0 has files [0, 1, 2]: after three draws the list is reshuffled (here: reversed to [2, 1, 0]) and
+    # the pointer restarts at 3 % (3 - 1) = 1, i.e. file 1, then 0 (the reference's skipping of file 2)
+    rng = ScriptedRng([0] * 5)
+    out = class_balanced_list([[0], [0], [0]], num_draws=1, rng=rng, sub_epoch_size=5)
+    assert out.tolist() == [0, 1, 2, 1, 0]
