@@ -121,6 +121,11 @@ def main(argv=None) -> int:
     except KeyError as err:
         print(f'run_experiments.py: error: {err.args[0]}', file=sys.stderr)
         return 1
+    if args.launcher != 'none' and any('tool' in run for run in runs):
+        print('run_experiments.py: error: this experiment list chains tool steps between trainings (ProCA), '
+              'which run in one process; run it without --launcher, or run its stages by hand with '
+              '`torchrun ... tools/train.py` and the tools (README "ProCA")', file=sys.stderr)
+        return 1
     work_dirs: Dict[str, str] = {}
     for run in runs:
         work_dir = work_dirs[run['name']] = osp.abspath(unique_work_dir(run['name'], args.work_root))

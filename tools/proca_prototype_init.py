@@ -11,6 +11,8 @@ import argparse
 import os.path as osp
 import sys
 
+import torch
+
 from mmseg_procl.apis.config_utils import load_config
 from mmseg_procl.apis.proca import FEATURE_FILE, OUTPUT_FILE, init_prototypes
 from mmseg_procl.errors import USER_ERRORS, describe_error, is_user_error
@@ -23,7 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument('config', help='the source-only stage config (its training dataset is read)')
     parser.add_argument('checkpoint', help='the source-only model')
     parser.add_argument('--out-dir', required=True, help='folder for the two prototype files')
-    parser.add_argument('--device', default='cpu', help="e.g. 'cuda'")
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help="default: 'cuda' when available, else 'cpu'")
     parser.add_argument('--overwrite', action='store_true', help='replace existing prototype files')
     args = parser.parse_args(argv)
     register_all_modules()

@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from mmseg_procl.apis.config_utils import load_config
 from mmseg_procl.apis.proca import make_pseudo_labels
 from mmseg_procl.errors import USER_ERRORS, describe_error, is_user_error
@@ -28,7 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument('--out-dir', required=True, help='folder of the label PNGs')
     parser.add_argument('--percent', type=float, default=0.6, help='percentile position (THRESHOLD_PERCENT)')
     parser.add_argument('--max-threshold', type=float, default=0.9, help='upper clip of a class threshold')
-    parser.add_argument('--device', default='cpu', help="e.g. 'cuda'")
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help="default: 'cuda' when available, else 'cpu'")
     parser.add_argument('--overwrite', action='store_true', help='replace existing label files')
     args = parser.parse_args(argv)
     if not 0.0 <= args.percent <= 1.0 or not 0.0 < args.max_threshold <= 1.0:

@@ -9,26 +9,13 @@
 #   python tools/make_synthetic_data.py data/synthetic_cityscapes --style target --num 1000 --size 256x128 \
 #       --seed 2 --val-fraction 0
 # (the same 1000 scenes as the in-memory target of the other demos, seed 2).
-_base_ = ['proca_src_synthetic.py']
+_base_ = ['proca_src_synthetic.py', '../_base_/uda/proca.py']
 max_iters = 200
 stage1_dir = 'work_dirs/proca_src_synthetic'            # the stage-1 run (run_experiments.py sets the paths)
 load_from = stage1_dir + '/iter_400.pth'
-uda = dict(
-    type='SourceTarget',
-    backward='iteration',
-    stages=[
-        dict(name='source', inputs='source', labels='source_labels'),
-        dict(name='target', inputs='target', labels=None, loss_heads=(), metas='target'),
-    ],
-    prototype_sources=dict(
-        proca_feat=dict(type='ClassMeanEstimator', num_classes=19, feature_dim=256,
-                        init_file=stage1_dir + '/prototypes/prototype_feat_dist.pth'),
-        proca_out=dict(type='ClassMeanEstimator', num_classes=19, feature_dim=19,
-                       init_file=stage1_dir + '/prototypes/prototype_out_dist.pth')),
-    objectives=[
-        dict(type='ProCAContrast', feature_source='proca_feat', output_source='proca_out',
-             temperature=50.0, threshold=0.9, feature_weight=1.0, output_weight=1.0),
-    ])
+uda = dict(prototype_sources=dict(                      # the last MiT-B0 stage: 256-d features
+    proca_feat=dict(feature_dim=256, init_file=stage1_dir + '/prototypes/prototype_feat_dist.pth'),
+    proca_out=dict(init_file=stage1_dir + '/prototypes/prototype_out_dist.pth')))
 source_dataset = dict(type='SyntheticDrivingDataset', style='source', num_samples=1000,
                       img_size={{_base_.img_size}}, seed=0, pipeline=[dict(type='PackSegInputs')])
 target_dataset = dict(

@@ -6,23 +6,10 @@
 _base_ = ['proca-src_dlv2-r101v1b_4xb2-20k_syn2cs-1280x760.py']
 model = dict(decode_head=dict(
     loss_decode=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)))
-pseudo_label_dir = 'proca_pl_syn/train'    # under data_root: tools/proca_pseudo_labels.py --out-dir
-ssl_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', ratio_range=(0.5, 1.5), interpolation='bicubic'),   # INPUT_SCALES_TRAIN
-    dict(type='RandomCrop', crop_size=(512, 1024)),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
-    dict(type='RandomGrayscale', prob=0.2),
-    dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
-    dict(type='PackSegInputs'),
-]
+# labels: data_root/proca_pl_syn/train (the pseudo-label tool's --out-dir; experiments.py sets the path)
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),    # no class balance here
-    dataset=dict(
-        _delete_=True, type='CityscapesDataset', data_root='data/cityscapes/', metainfo={{_base_.metainfo}},
-        data_prefix=dict(img_path='leftImg8bit/train', seg_map_path=pseudo_label_dir), pipeline=ssl_pipeline))
+    dataset={{_base_.ssl_dataset}})
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
     dict(type='PolyLRWithWarmup', total_iters=90000, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)

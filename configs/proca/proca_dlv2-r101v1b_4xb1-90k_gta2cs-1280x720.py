@@ -9,36 +9,16 @@
 # tools/proca_pseudo_labels.py).
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/models/deeplabv2_r101v1b.py',
-    '../_base_/datasets/proca_gta2cs.py', '../_base_/schedules/sgd_poly09.py',
+    '../_base_/datasets/proca_gta2cs.py', '../_base_/schedules/sgd_poly09.py', '../_base_/uda/proca.py',
 ]
-model = dict(decode_head=dict(num_classes=19))
 stage1_dir = 'work_dirs/proca-src_gta2cs'     # the source-only run (the experiments.py chain sets the paths)
 load_from = stage1_dir + '/iter_20000.pth'              # a segmentor checkpoint: initialises the student
-uda = dict(
-    type='SourceTarget',
-    backward='iteration',                               # both domains' losses in one backward
-    stages=[
-        dict(name='source', inputs='source', labels='source_labels'),          # CE + 0.75 Lovasz
-        dict(name='target', inputs='target', labels=None, loss_heads=(), metas='target'),
-    ],
-    prototype_sources=dict(
-        proca_feat=dict(type='ClassMeanEstimator', num_classes=19, feature_dim=2048,
-                        init_file=stage1_dir + '/prototypes/prototype_feat_dist.pth'),
-        proca_out=dict(type='ClassMeanEstimator', num_classes=19, feature_dim=19,
-                       init_file=stage1_dir + '/prototypes/prototype_out_dist.pth')),
-    objectives=[
-        dict(type='ProCAContrast', feature_source='proca_feat', output_source='proca_out',
-             temperature=50.0,       # MODEL.CONTRAST.TAU
-             threshold=0.9,          # SOLVER.DELTA, on the raw maximum logit
-             feature_weight=1.0,     # SOLVER.LAMBDA_FEAT
-             output_weight=1.0),     # SOLVER.LAMBDA_OUT (MULTI_LEVEL)
-    ])
+uda = dict(prototype_sources=dict(
+    proca_feat=dict(num_classes=19, init_file=stage1_dir + '/prototypes/prototype_feat_dist.pth'),
+    proca_out=dict(num_classes=19, feature_dim=19,
+                   init_file=stage1_dir + '/prototypes/prototype_out_dist.pth')))
 train_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=4, persistent_workers=True,
     sampler=dict(type='UDAInfiniteSampler'), dataset={{_base_.uda_dataset}})
-optim_wrapper = dict(optimizer=dict(lr=2.5e-4))                  # SOLVER.BASE_LR
-param_scheduler = [
-    dict(type='PolyLRWithWarmup', total_iters=90000, power=0.9, min_lr=0.0, warmup_iters=0, by_epoch=False)
-]
-train_cfg = dict(max_iters=90000, val_interval=1000)
+# SGD lr 2.5e-4, poly 0.9 over 90k iterations, validation every 1000 (sgd_poly09.py); the best model is kept
 default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=1, save_best='mIoU', rule='greater'))

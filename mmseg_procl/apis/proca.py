@@ -5,7 +5,7 @@ ProCA (Jiang et al., ECCV 2022; github.com/jiangzhengkai/ProCA ``prototype_dist_
 ``pseudo_label.py``, ``core/utils/pseudo_label.py``):
 
 * :func:`init_prototypes` runs the source-only segmentor in eval mode over the whole source set
-  (batch 1, the training pipeline of the source-only config: resize, no random augmentation) and
+  (batch 1, the config's source pipeline without random transforms: ProCA's resize) and
   accumulates the exact class means of the last backbone map (2048-d) and of the classifier logits
   on the same grid, labels nearest-downsampled to it (ignore 255 skipped); written in ProCA's layout
   as ``prototype_feat_dist.pth`` and ``prototype_out_dist.pth`` (``{'Proto', 'Amount'}``), read by
@@ -61,10 +61,16 @@ def build_eval_segmentor(cfg, checkpoint: str, device: str = 'cpu') -> torch.nn.
     return model.to(device).eval()
 
 
+def without_random_transforms(dataset: dict) -> dict:
+    """A dataset config whose pipeline has no random transform (crop, flip, rescale, colour jitter, ...)."""
+    return dict(dataset, pipeline=[t for t in dataset['pipeline'] if t['type'] not in RANDOM_TRANSFORMS])
+
+
 def source_dataset_config(cfg) -> dict:
-    """The source training dataset of a source-only (plain dataset) or UDA (``UDADataset``) config."""
+    """The source training dataset of a source-only (plain dataset) or UDA (``UDADataset``) config, its
+    pipeline without random transforms (ProCA: the stage-1 resize)."""
     dataset = cfg.train_dataloader.dataset
-    return dict(dataset.source if dataset.get('type') == 'UDADataset' else dataset)
+    return without_random_transforms(dataset.source if dataset.get('type') == 'UDADataset' else dataset)
 
 
 def target_dataset_config(cfg) -> dict:
@@ -74,8 +80,7 @@ def target_dataset_config(cfg) -> dict:
     if dataset.get('type') != 'UDADataset':
         raise ValueError(f'ProCA pseudo-labels are made for the target training set of a UDA config; '
                          f"train_dataloader.dataset is {dataset.get('type')!r}")
-    pipeline = [t for t in dataset.target.pipeline if t['type'] not in RANDOM_TRANSFORMS]
-    return dict(dataset.target, pipeline=pipeline)
+    return without_random_transforms(dataset.target)
 
 
 def preprocess(model, sample: dict, device: str) -> Tuple[torch.Tensor, object]:

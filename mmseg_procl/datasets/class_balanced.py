@@ -25,6 +25,7 @@ from torch.utils.data import Sampler
 
 from mmseg_procl.registry import DATA_SAMPLERS
 from .class_stats import load_rcs_stats
+from .label_tables import IGNORE_INDEX
 
 SUB_EPOCH_SIZE = 3000
 
@@ -37,8 +38,8 @@ def class_balanced_list(file_classes: Sequence[Sequence[int]], num_draws: int, r
         ValueError: no file holds any class, or non-positive sizes.
     """
     if num_draws <= 0 or sub_epoch_size <= 0:
-        raise ValueError(f'class-balanced sampling: num_draws and sub_epoch_size must be > 0, got {num_draws} '
-                         f'and {sub_epoch_size}')
+        raise ValueError(f'class-balanced sampling: num_draws and sub_epoch_size must be > 0, got '
+                         f'{num_draws} and {sub_epoch_size}')
     classes = sorted({int(c) for cs in file_classes for c in cs})
     if not classes:
         raise ValueError('class-balanced sampling: no source file holds any class')
@@ -67,8 +68,9 @@ def class_balanced_list(file_classes: Sequence[Sequence[int]], num_draws: int, r
 
 
 def dataset_file_classes(dataset) -> List[List[int]]:
-    """Per sample of a file dataset, the train ids present in its label, from the converter's
-    ``<data_root>/sample_class_stats.json`` (matched by label basename).
+    """Per sample of a file dataset, the classes present in its label, from the converter's
+    ``<data_root>/sample_class_stats.json`` (matched by label basename), through the dataset's
+    ``label_map`` when it trains a class subset (classes left out are dropped).
 
     Raises:
         ValueError: the dataset has no ``data_root`` or a sample has no statistics entry.
@@ -78,13 +80,16 @@ def dataset_file_classes(dataset) -> List[List[int]]:
         raise ValueError(f'class-balanced sampling reads <data_root>/sample_class_stats.json, but '
                          f'{type(dataset).__name__} has no data_root')
     stats = {osp.basename(f): sorted(counts) for f, counts in load_rcs_stats(data_root).sample_class_stats}
+    label_map = getattr(dataset, 'label_map', None) or {}        # a class subset (ProCA's 16-class SYNTHIA)
     out = []
     for i in range(len(dataset)):
         name = osp.basename(dataset.get_data_info(i)['seg_map_path'])
         if name not in stats:
-            raise ValueError(f'class-balanced sampling: {name} has no entry in '
-                             f'{osp.join(data_root, "sample_class_stats.json")}; re-run the dataset converter')
-        out.append(stats[name])
+            stats_file = osp.join(data_root, 'sample_class_stats.json')
+            raise ValueError(f'class-balanced sampling: {name} has no entry in {stats_file}; re-run the '
+                             'dataset converter')
+        classes = [label_map.get(c, c) for c in stats[name]]
+        out.append([c for c in classes if c != IGNORE_INDEX])
     return out
 
 

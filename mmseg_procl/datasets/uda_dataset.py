@@ -156,7 +156,7 @@ class UDADataset(Dataset):
         sources without a ``data_root``); it is ignored when ``rare_class_sampling`` is None.
         ``day_partners=dict(corresp_dir, day_img_dir, night_key_prefix)`` adds each target's daytime
         partner as ``target_day`` (Dark Zurich correspondences, ``datasets/day_partners.py``).
-        ``class_balanced_source=dict(num_draws, sub_epoch_size=3000, seed=0)`` draws the source from
+        ``class_balanced_source=dict(num_draws, sub_epoch_size=3000, seed=None)`` draws the source from
         ProCA's class-balanced list (``datasets/class_balanced.py``) instead of uniformly (not with RCS).
         """
         self.source = build_dataset(source, 'source')
@@ -178,9 +178,10 @@ class UDADataset(Dataset):
                              'the source; configure one of them')
         unknown = sorted(set(cfg) - {'num_draws', 'sub_epoch_size', 'seed'})
         if unknown or 'num_draws' not in cfg:
-            raise KeyError(f'UDADataset: class_balanced_source takes num_draws and optionally sub_epoch_size, '
-                           f'seed; got {sorted(cfg)}')
-        rng = np.random.default_rng(cfg.get('seed', 0))
+            raise KeyError(f'UDADataset: class_balanced_source takes num_draws and optionally '
+                           f'sub_epoch_size, seed; got {sorted(cfg)}')
+        seed = cfg.get('seed')            # default: numpy's generator, seeded by the run's randomness.seed
+        rng = np.random.default_rng(int(np.random.randint(2**31)) if seed is None else seed)
         return class_balanced_list(dataset_file_classes(self.source), cfg['num_draws'], rng,
                                    cfg.get('sub_epoch_size', SUB_EPOCH_SIZE))
 
@@ -263,7 +264,8 @@ class UDADataset(Dataset):
 
     def draw_index(self, rng: np.random.Generator) -> UDAIndex:
         """One item's draws from ``rng``: RCS class and a file holding it (or a position of the
-        class-balanced list, or a uniform source), a uniform target, a 32-bit pipeline seed (in this order)."""
+        class-balanced list, or a uniform source), a uniform target, a 32-bit pipeline seed (in this
+        order)."""
         if self.rcs_enabled:
             c = int(rng.choice(self.rcs_classes, p=self.rcs_classprob))
             indices = self._class_indices[c]

@@ -7,7 +7,7 @@ docs/methods.md §2.7).  The reference reads
 * **coarse** labels: the official ``gtCoarse/train/<city>/<stem>_gtCoarse_labelIds.png``, label ids mapped
   to train ids (everything else 255);
 * **point** labels: maps filled with 255 except single labelled pixels, written from a per-image point list
-  (``file_2975.yaml``: per image a list of ``{x: row, y: col, c: label id}``);
+  (``file_2975.yaml``: per image ``{image, points: [{x: row, y: col, c: label id}], size}`` at 1024x512);
 * **image** labels: the classes present in the (cropped) coarse label.
 
 Here :func:`convert_coarse_labels` writes the coarse maps as train ids, :func:`write_point_labels` writes
@@ -89,33 +89,64 @@ def sample_points(label: np.ndarray, rng: np.random.Generator, points_per_class:
     return points
 
 
-def read_point_list(path: str) -> Dict[str, List[Point]]:
-    """``{image stem: [(row, col, train id)]}`` from a JSON / YAML point list.
+class PointListLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``!!python/tuple`` (WDASS's ``file_2975.yaml`` stores each image's
+    size as one) as a list; nothing else beyond safe YAML is constructed."""
 
-    Accepted entries: WDASS's ``{x: row, y: col, c: label id}`` (label ids mapped to train ids; points of
-    ignored classes dropped) or ``[row, col, train_id]``; keys are image names (a ``_leftImg8bit.png``
-    suffix and folders are stripped).
+
+PointListLoader.add_constructor('tag:yaml.org,2002:python/tuple',
+                                lambda loader, node: loader.construct_sequence(node))
+NAME_SUFFIXES = ('_gtPoint2_labelIds.png', IMAGE_SUFFIX)
+
+
+def image_stem(name: str) -> str:
+    """``aachen_000000_000019`` of an image or point-label file name (folders and suffixes stripped)."""
+    name = osp.basename(str(name))
+    for suffix in NAME_SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def parse_point(entry, name: str, path: str, to_train: Dict[int, int]):
+    """(row, col, train id) of one entry, or None for a point of an ignored class."""
+    if isinstance(entry, dict) and {'x', 'y', 'c'} <= set(entry):
+        train_id = to_train.get(int(entry['c']), IGNORE_INDEX)
+        return None if train_id == IGNORE_INDEX else (int(entry['x']), int(entry['y']), train_id)
+    if isinstance(entry, (list, tuple)) and len(entry) == 3:
+        return tuple(int(v) for v in entry)
+    raise ValueError(f'{path}: point {entry!r} of {name!r} is neither {{x: row, y: col, c: label id}} nor '
+                     '[row, col, train_id]')
+
+
+def read_point_list(path: str) -> Dict[str, List[Point]]:
+    """``{image stem: [(row, col, train id)]}`` from a point list.
+
+    Formats: WDASS's ``file_2975.yaml`` (a list of ``{image: <stem>_gtPoint2_labelIds.png, points: [{x: row,
+    y: col, c: label id}], size: ...}``; coordinates at 1024x512, so write with ``scale=2`` for 2048x1024
+    images), or a JSON / YAML mapping image name -> list of ``{x, y, c}`` or ``[row, col, train_id]``.  Label
+    ids are mapped to train ids; points of ignored classes are dropped.
+
+    Raises:
+        ValueError: unreadable YAML / JSON or an entry of another form (names the file).
     """
-    with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) if path.endswith(('.yaml', '.yml')) else json.load(f)
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.load(f, Loader=PointListLoader) if path.endswith(('.yaml', '.yml')) else json.load(f)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise ValueError(f'{path}: not a readable point list ({type(err).__name__}: {err})') from None
+    if isinstance(data, list):
+        if not all(isinstance(e, dict) and 'image' in e and 'points' in e for e in data):
+            raise ValueError(f'{path}: a list point file needs entries {{image: ..., points: [...]}}')
+        data = {e['image']: e['points'] for e in data}
     if not isinstance(data, dict):
-        raise ValueError(f'{path}: expected a mapping image name -> list of points, got '
-                         f'{type(data).__name__}')
+        raise ValueError(f'{path}: expected a list of {{image, points}} or a mapping image name -> points, '
+                         f'got {type(data).__name__}')
     to_train = cityscapes_id_to_trainid()
     out = {}
     for name, entries in data.items():
-        points = []
-        for entry in entries or []:
-            if isinstance(entry, dict) and {'x', 'y', 'c'} <= set(entry):
-                train_id = to_train.get(int(entry['c']), IGNORE_INDEX)
-                if train_id != IGNORE_INDEX:
-                    points.append((int(entry['x']), int(entry['y']), train_id))
-            elif isinstance(entry, (list, tuple)) and len(entry) == 3:
-                points.append(tuple(int(v) for v in entry))
-            else:
-                raise ValueError(f'{path}: point {entry!r} of {name!r} is neither {{x, y, c}} nor '
-                                 '[row, col, train_id]')
-        out[osp.basename(str(name)).replace(IMAGE_SUFFIX, '')] = points
+        points = [parse_point(e, name, path, to_train) for e in entries or []]
+        out[image_stem(name)] = [p for p in points if p is not None]
     return out
 
 
@@ -123,7 +154,7 @@ def write_point_labels(image_dir: str, out_dir: str, points: Dict[str, List[Poin
                        overwrite: bool = False) -> int:
     """A point map per image of ``image_dir`` (``<city>/<stem>_leftImg8bit.png``) that has points."""
     images = scan_files(image_dir, (IMAGE_SUFFIX,))
-    missing = [rel for rel in images if osp.basename(rel)[:-len(IMAGE_SUFFIX)] not in points]
+    missing = [rel for rel in images if image_stem(rel) not in points]
     if missing:
         raise KeyError(f'{len(missing)} of {len(images)} images under {image_dir} have no points in the '
                        f'list, e.g. {missing[0]}')
@@ -132,7 +163,7 @@ def write_point_labels(image_dir: str, out_dir: str, points: Dict[str, List[Poin
         with Image.open(osp.join(image_dir, rel)) as img:
             w, h = img.size
         stem = rel[:-len(IMAGE_SUFFIX)]
-        label = point_map((h, w), points[osp.basename(stem)], scale)
+        label = point_map((h, w), points[image_stem(rel)], scale)
         write_label_png(_output(out_dir, stem, overwrite), label)
     return len(images)
 

@@ -89,3 +89,28 @@ def test_an_exhausted_class_restarts_at_pointer_modulo_n_minus_1():
     rng = ScriptedRng([0] * 5)
     out = class_balanced_list([[0], [0], [0]], num_draws=1, rng=rng, sub_epoch_size=5)
     assert out.tolist() == [0, 1, 2, 1, 0]
+
+
+def test_file_classes_follow_the_class_subset(gta):
+    from mmseg_procl.datasets import GTADataset
+    from mmseg_procl.datasets.class_balanced import dataset_file_classes
+    from mmseg_procl.datasets.label_tables import SYNTHIA16_CLASSES, class_subset
+    full = GTADataset(data_root=gta, data_prefix=dict(img_path='images', seg_map_path='labels'))
+    sub = GTADataset(data_root=gta, data_prefix=dict(img_path='images', seg_map_path='labels'),
+                     metainfo=dict(classes=SYNTHIA16_CLASSES))
+    label_map, _ = class_subset(SYNTHIA16_CLASSES)
+    for classes, sub_classes in zip(dataset_file_classes(full), dataset_file_classes(sub)):
+        assert sub_classes == [label_map[c] for c in classes if label_map[c] != 255]
+
+
+def test_uda_list_seed_defaults_to_the_global_generator(gta):
+    from mmseg_procl.datasets import GTADataset, SyntheticDrivingDataset, UDADataset
+    source = GTADataset(data_root=gta, data_prefix=dict(img_path='images', seg_map_path='labels'))
+    target = SyntheticDrivingDataset(num_samples=2, img_size=(64, 32), pipeline=[dict(type='PackSegInputs')])
+    lists = []
+    for seed in (1, 1, 2):
+        np.random.seed(seed)               # the runner seeds numpy with randomness.seed before building data
+        uda = UDADataset(source=source, target=target,
+                         class_balanced_source=dict(num_draws=60, sub_epoch_size=30))
+        lists.append(uda.balanced_sources)
+    assert np.array_equal(lists[0], lists[1]) and not np.array_equal(lists[0], lists[2])

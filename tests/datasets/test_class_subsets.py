@@ -70,6 +70,35 @@ def test_torchvision_colour_transforms_are_seeded_by_numpy():
     assert np.array_equal(blur, ref.permute(1, 2, 0).numpy()[:, :, ::-1])
 
 
+def test_colour_jitter_works_on_rgb_like_torchvision():
+    import torch
+    from torchvision.transforms import v2
+    img = (np.random.RandomState(1).rand(5, 7, 3) * 255).astype(np.uint8)
+    jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.3))
+    np.random.seed(9)
+    seed = int(np.random.randint(0, 2**31 - 1))          # the draw the transform makes
+    np.random.seed(9)
+    out = jitter(dict(img=img.copy()))['img']
+    torch.manual_seed(seed)
+    ref = v2.ColorJitter(hue=0.3)(torch.from_numpy(img[:, :, ::-1].copy()).permute(2, 0, 1))
+    assert np.array_equal(out, ref.permute(1, 2, 0).numpy()[:, :, ::-1])        # BGR in, BGR out, RGB inside
+
+
+def test_pillow_resize_backend():
+    from PIL import Image
+    img = (np.random.RandomState(0).rand(20, 30, 3) * 255).astype(np.uint8)
+    label = (np.random.RandomState(1).rand(20, 30) * 19).astype(np.uint8)
+    t = TRANSFORMS.build(dict(type='Resize', scale=(12, 8), interpolation='bicubic', backend='pillow'))
+    out = t(dict(img=img.copy(), gt_seg_map=label.copy(), seg_fields=['gt_seg_map']))
+    assert np.array_equal(out['img'], np.asarray(Image.fromarray(img).resize((12, 8), Image.BICUBIC)))
+    nearest = np.asarray(Image.fromarray(label).resize((12, 8), Image.NEAREST))
+    assert np.array_equal(out['gt_seg_map'], nearest)
+    with pytest.raises(TypeError, match='uint8'):
+        t(dict(img=img.astype(np.float32), seg_fields=[]))
+    with pytest.raises(ValueError, match='backend'):
+        TRANSFORMS.build(dict(type='Resize', scale=(12, 8), backend='pil'))
+
+
 def test_random_resize_range():
     t = TRANSFORMS.build(dict(type='RandomResize', ratio_range=(0.5, 0.5)))
     out = t(dict(img=np.zeros((20, 40, 3), np.uint8), gt_seg_map=np.zeros((20, 40), np.uint8),

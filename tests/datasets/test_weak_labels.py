@@ -36,6 +36,15 @@ def test_points_maps_and_lists(tmp_path):
     label = np.array([[0, 0, 255], [3, 3, 3]], np.uint8)
     points = sample_points(label, np.random.default_rng(0))
     assert sorted(p[2] for p in points) == [0, 3] and all(label[r, c] == k for r, c, k in points)
+    wdass = tmp_path / 'file_2975.yaml'           # verbatim layout of WDASS's file (first entry, shortened)
+    wdass.write_text('- image: bremen_000267_000019_gtPoint2_labelIds.png\n  points:\n  - c: 19\n    x: 24\n'
+                     '    y: 823\n  - c: 11\n    x: 28\n    y: 96\n  - c: 3\n    x: 1\n    y: 1\n'
+                     '  size: !!python/tuple\n  - 512\n  - 1024\n  - 3\n')
+    assert read_point_list(str(wdass)) == {'bremen_000267_000019': [(24, 823, 6), (28, 96, 2)]}   # 3: void
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('- image: a\n  points: !!python/object:os.system [ls]\n')
+    with pytest.raises(ValueError, match='bad.yaml: not a readable point list'):
+        read_point_list(str(bad))                 # nothing but safe YAML (and tuples) is constructed
     listing = tmp_path / 'points.yaml'
     listing.write_text('aachen_000000_000019_leftImg8bit.png:\n'
                        '  - {x: 1, y: 2, c: 26}\n  - {x: 0, y: 0, c: 4}\n')

@@ -219,3 +219,17 @@ def test_bad_configs_are_named():
         HRDAHead(head=daformer_head(), scales=(1.0, 0.5))
     with pytest.raises(ValueError, match='feature_scale=0.25 must be the context scale 0.5'):
         build_tiny_hrda(feature_scale=0.25)
+
+
+def test_hrda_head_refuses_a_list_of_losses():
+    from mmseg_procl.registry import MODELS
+    import pytest as _pytest
+    head = dict(type='HRDAHead', head=dict(
+        type='DAFormerHead', in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3], channels=8, num_classes=3,
+        decoder_params=dict(embed_dims=8, embed_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
+                            embed_neck_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
+                            fusion_cfg=dict(type='conv', kernel_size=1, act_cfg=dict(type='ReLU'),
+                                            norm_cfg=dict(type='BN', requires_grad=True))),
+        loss_decode=[dict(type='CrossEntropyLoss'), dict(type='LovaszLoss')]))
+    with _pytest.raises(ValueError, match='HRDAHead: its head has a list of losses'):
+        MODELS.build(head)

@@ -2,19 +2,20 @@
 # configs/gta5/*.yaml): GTA5 resized to exactly 1280x720 (no crop, no flip); in the adaptation stage the
 # source is colour-augmented (torchvision ColorJitter(0.5, 0.5, 0.5, 0.2), RandomGrayscale(0.2),
 # GaussianBlur(3, sigma 0.1-2)) and the Cityscapes target is resized to 1024x512 without augmentation.
-# Validation: Cityscapes val resized to 1024x512, logits upsampled to the full-resolution labels.
+# Validation: Cityscapes val resized to 1024x512, logits upsampled to the full-resolution labels.  Images are
+# resized with Pillow's bicubic filter and labels with Pillow's nearest neighbour, as ProCA's transforms do.
 source_size = (1280, 720)          # SOURCE_INPUT_SIZE_TRAIN (w, h)
 target_size = (1024, 512)          # TARGET_INPUT_SIZE_TRAIN / INPUT_SIZE_TEST (w, h)
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='Resize', scale=source_size, keep_ratio=False),
+    dict(type='Resize', scale=source_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='PackSegInputs'),
 ]
 source_aug_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='Resize', scale=source_size, keep_ratio=False),
+    dict(type='Resize', scale=source_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
     dict(type='RandomGrayscale', prob=0.2),
     dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
@@ -22,12 +23,12 @@ source_aug_pipeline = [
 ]
 target_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=target_size, keep_ratio=False),
+    dict(type='Resize', scale=target_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=target_size, keep_ratio=False),
+    dict(type='Resize', scale=target_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
@@ -58,3 +59,20 @@ uda_dataset = dict(type='UDADataset', source=dict(source_dataset, pipeline=sourc
                    # ProCA's class-balanced source list over MAX_ITER * BATCH_SIZE draws of the adaptation
                    # stage (datasets/class_balanced.py)
                    class_balanced_source=dict(num_draws=90000 * 8))
+# The self-training stage: Cityscapes train with the offline labels of tools/proca_pseudo_labels.py (under
+# data_root; its --out-dir), ProCA's RandomScale(0.5, 1.5) of the full image (bicubic), 512x1024 crops, flip
+# and the adaptation stage's colour augmentation
+ssl_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', ratio_range=(0.5, 1.5), interpolation='bicubic', backend='pillow'),
+    dict(type='RandomCrop', crop_size=(512, 1024)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
+    dict(type='PackSegInputs'),
+]
+ssl_dataset = dict(
+    type='CityscapesDataset', data_root='data/cityscapes/', metainfo=metainfo,
+    data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='proca_pl_gta/train'), pipeline=ssl_pipeline)

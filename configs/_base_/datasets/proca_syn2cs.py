@@ -11,13 +11,13 @@ metainfo = dict(classes=('road', 'sidewalk', 'building', 'wall', 'fence', 'pole'
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='Resize', scale=source_size, keep_ratio=False),
+    dict(type='Resize', scale=source_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='PackSegInputs'),
 ]
 source_aug_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='Resize', scale=source_size, keep_ratio=False),
+    dict(type='Resize', scale=source_size, keep_ratio=False, interpolation='bicubic', backend='pillow'),
     dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
     dict(type='RandomGrayscale', prob=0.2),
     dict(type='GaussianBlur', kernel_size=3, sigma=(0.1, 2.0)),
@@ -33,3 +33,4 @@ test_dataloader = val_dataloader
 val_evaluator = dict(class_subsets=())     # the 16 classes are the dataset's: mIoU is mIoU-16
 test_evaluator = val_evaluator
 uda_dataset = dict(source=dict(source_dataset, pipeline=source_aug_pipeline), target=dict(metainfo=metainfo))
+ssl_dataset = dict(metainfo=metainfo, data_prefix=dict(seg_map_path='proca_pl_syn/train'))

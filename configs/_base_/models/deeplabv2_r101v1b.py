@@ -6,7 +6,7 @@
 # convs, dilations 6, 12, 18, 24, N(0, 0.01)); logits upsampled with align_corners=True; loss CE (mean over
 # labelled pixels, as nn.CrossEntropyLoss(ignore_index=255)) + 0.75
 # Lovasz-softmax (classes present) on the source.
-norm_cfg = dict(type='BN', requires_grad=True)     # SyncBN in the reference's 4-GPU runs
+norm_cfg = dict(type='SyncBN', requires_grad=True)   # the reference's 4-GPU runs (plain BN in one process)
 data_preprocessor = dict(
     type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True, pad_val=0, seg_pad_val=255)

@@ -10,12 +10,15 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from mmseg_procl.registry import TRANSFORMS
 from .base_transform import BaseTransform
 
 
-INTERPOLATIONS = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC}
+INTERPOLATIONS = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC, 'nearest': cv2.INTER_NEAREST}
+PIL_FILTERS = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC, 'nearest': Image.NEAREST}
+BACKENDS = ('cv2', 'pillow')
 
 
 def rescale_size(old_wh: Tuple[int, int], scale: Sequence[int]) -> Tuple[Tuple[int, int], float]:
@@ -37,16 +40,20 @@ class Resize(BaseTransform):
     """Resize ``img`` (bilinear) and every map in ``seg_fields`` (nearest) to a target size.
 
     ``scale`` is ``(w, h)``; with ``keep_ratio`` it bounds the long and the short edge.  Alternatively
-    ``scale_factor`` multiplies the current size.
+    ``scale_factor`` multiplies the current size.  ``interpolation`` (images): bilinear or bicubic;
+    ``backend``: OpenCV (the mmcv default) or Pillow (``Image.resize``, as torchvision-based code bases such
+    as ProCA resize).
     """
 
     def __init__(self, scale: Optional[Sequence[int]] = None,
                  scale_factor: Optional[Union[float, Sequence[float]]] = None,
-                 keep_ratio: bool = False, interpolation: str = 'bilinear') -> None:
+                 keep_ratio: bool = False, interpolation: str = 'bilinear', backend: str = 'cv2') -> None:
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f'Resize: interpolation must be one of {sorted(INTERPOLATIONS)}, got '
                              f'{interpolation!r}')
-        self.interpolation = interpolation
+        if backend not in BACKENDS:
+            raise ValueError(f'Resize: backend must be one of {BACKENDS}, got {backend!r}')
+        self.interpolation, self.backend = interpolation, backend
         if (scale is None) == (scale_factor is None):
             raise ValueError('Resize: give exactly one of scale=(w, h) or scale_factor, got '
                              f'scale={scale!r}, scale_factor={scale_factor!r}')
@@ -64,14 +71,24 @@ class Resize(BaseTransform):
             return rescale_size((w, h), self.scale)[0]
         return self.scale
 
+    def resize(self, array: np.ndarray, size: Tuple[int, int], interpolation: str) -> np.ndarray:
+        """``array`` resized to ``size`` (w, h) with OpenCV, or with Pillow (``backend='pillow'``: PIL's
+        resampling, which filters when shrinking; uint8 arrays only)."""
+        if self.backend == 'cv2':
+            return cv2.resize(array, size, interpolation=INTERPOLATIONS[interpolation])
+        if array.dtype != np.uint8:
+            raise TypeError(f"Resize(backend='pillow') resizes uint8 images and label maps, got "
+                            f'{array.dtype}; load images without to_float32')
+        return np.asarray(Image.fromarray(array).resize(size, PIL_FILTERS[interpolation]))
+
     def transform(self, results: Dict) -> Dict:
         """Resize the image, then the label maps to the image's new size."""
         img = results['img']
         h, w = img.shape[:2]
         new_w, new_h = self.target_size(w, h)
-        results['img'] = cv2.resize(img, (new_w, new_h), interpolation=INTERPOLATIONS[self.interpolation])
+        results['img'] = self.resize(img, (new_w, new_h), self.interpolation)
         for key in results.get('seg_fields', []):
-            results[key] = cv2.resize(results[key], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+            results[key] = self.resize(results[key], (new_w, new_h), 'nearest')
         results['img_shape'] = (new_h, new_w)
         results['scale'] = (new_w, new_h)
         results['scale_factor'] = (new_w / w, new_h / h)
@@ -87,12 +104,13 @@ class RandomResize(Resize):
     The factor is drawn from numpy's global generator (seeded per item by the UDA sampler).
     """
 
-    def __init__(self, ratio_range: Sequence[float] = (0.5, 1.5), interpolation: str = 'bilinear') -> None:
+    def __init__(self, ratio_range: Sequence[float] = (0.5, 1.5), interpolation: str = 'bilinear',
+                 backend: str = 'cv2') -> None:
         low, high = ratio_range
         if not 0 < low <= high:
             raise ValueError(f'RandomResize: ratio_range must be (low, high) with 0 < low <= high, got '
                              f'{ratio_range!r}')
-        super().__init__(scale_factor=1.0, interpolation=interpolation)
+        super().__init__(scale_factor=1.0, interpolation=interpolation, backend=backend)
         self.ratio_range = (float(low), float(high))
 
     def transform(self, results: Dict) -> Dict:

@@ -95,6 +95,9 @@ class HRDAHead(BaseModule):
         self.output_stride = SINGLE_SCALE_HEADS[head['type']]
         self.scales, self.hr_loss_weight = tuple(scales), hr_loss_weight
         self.head = MODELS.build(head)
+        if isinstance(self.head.loss_decode, torch.nn.ModuleList):
+            raise ValueError('HRDAHead: its head has a list of losses (loss_decode=[...]); the '
+                             'multi-resolution loss is defined for one loss, give loss_decode=dict(...)')
         self.scale_attention = MODELS.build(
             attention_head_config(head, attention_embed_dim, attention_classwise))
         self.num_classes, self.align_corners = self.head.num_classes, self.head.align_corners
