@@ -48,3 +48,24 @@ def test_rejects_epoch_based_use():
     wrapper, _ = scheduler()
     with pytest.raises(ValueError, match='by_epoch=False'):
         PolyLRWithWarmup(wrapper, total_iters=10, by_epoch=True)
+
+
+def test_wdass_warmup_then_poly_runs_one_step_late():
+    """WDASS: iteration 0 at the base rate, iteration t >= 1 at f(t - 1): linear from 0 over W, then poly."""
+    from mmseg_procl.engine.schedulers import WarmupThenPolyLR
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    opt = torch.optim.SGD([dict(params=[params[0]], lr=0.0025), dict(params=[params[1]], lr=0.025)])
+    wrapper = OptimWrapper(opt)
+    sched = WarmupThenPolyLR(wrapper, total_iters=100, warmup_iters=10, power=0.9)
+    expected = {0: 1.0, 1: 0.0, 2: 0.1, 6: 0.5, 11: (1 - 10 / 100) ** 0.9, 51: 0.5 ** 0.9, 100: 0.01 ** 0.9}
+    seen = {}
+    for t in range(101):
+        seen[t] = wrapper.optimizer.param_groups[0]['lr'] / 0.0025
+        groups = wrapper.optimizer.param_groups
+        assert groups[1]['lr'] == pytest.approx(10 * groups[0]['lr'])
+        wrapper.step()
+        sched.step()
+    for t, factor in expected.items():
+        assert seen[t] == pytest.approx(factor, rel=1e-12, abs=1e-15), t
+    with pytest.raises(ValueError, match='lag 0 or 1'):
+        WarmupThenPolyLR(wrapper, total_iters=10, lag=2)
