@@ -89,3 +89,26 @@ def test_anchor_weighted_prototypes_by_hand():
     assert torch.allclose(out[0], torch.tensor([4 / 3, 1 / 3]))
     assert out[1].tolist() == [7.0, 7.0]                 # no anchor of class 1: kept
     assert out[2].tolist() == [0.0, 0.0]                 # anchors but no member: 0 (as the reference)
+
+
+def test_hard_anchor_sampling_takes_hard_pixels_first():
+    from mmseg_procl.models.losses import hard_anchor_sampling
+    # one image, 12 pixels: class 0 on pixels 0..6 (7 > max_views 3), class 1 on 7..9 (3: not > 3),
+    # ignored 10, 11
+    labels = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 255, 255]])
+    preds = torch.tensor([[1, 2, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]])        # pixels 0, 1 of class 0 are hard
+    probs = torch.tensor([[0.9, 0.9, 0.99, 0.5, 0.99, 0.99, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9]])
+    feats = torch.arange(12.0).view(1, 12, 1)                      # the feature is the pixel index
+    anchors, anchor_labels, domains = hard_anchor_sampling(
+        feats, labels, preds, probs, torch.tensor([1]), max_samples=7, max_views=3,
+        generator=torch.Generator().manual_seed(0))
+    # one class qualifies: n_view = min(7 // 1, 3) = 3: both hard pixels and one easy one (2, 4 or 5;
+    # 3 and 6 are below 0.95)
+    picked = sorted(int(v) for v in anchors.flatten())
+    assert picked[:2] == [0, 1] and picked[2] in (2, 4, 5)
+    assert anchor_labels.tolist() == [0, 0, 0] and domains.tolist() == [1, 1, 1]
+    # too few hard + easy pixels for n_view = 3 (max_samples 100 -> min(100, 3)): class skipped
+    probs_low = torch.full_like(probs, 0.5)
+    empty = hard_anchor_sampling(feats, labels, torch.zeros_like(preds), probs_low, torch.tensor([0]),
+                                 max_views=3)
+    assert empty[0].shape == (0, 1) and empty[1].numel() == 0

@@ -116,3 +116,44 @@ def anchor_weighted_prototypes(member_feats: torch.Tensor, member_labels: torch.
     total = weights.sum(0)
     new = (weights.T @ member_feats) / torch.where(total == 0, torch.ones_like(total), total)[:, None]
     return torch.where((anchor_count > 0)[:, None], new, previous.float())
+
+
+def hard_anchor_sampling(feats: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor, probs: torch.Tensor,
+                         domains: torch.Tensor, max_samples: int = 512, max_views: int = 20,
+                         easy_threshold: float = 0.95, ignore_index: int = 255,
+                         generator: Optional[torch.Generator] = None):
+    """WDASS's anchor sampling (``_hard_anchor_sampling`` of ``loss/contrast_loss.py``).
+
+    ``feats`` (B, N, D), ``labels`` / ``preds`` (B, N) long, ``probs`` (B, N), ``domains`` (B,).  Per image,
+    the classes of ``labels`` with more than ``max_views`` pixels; ``n_view = min(max_samples // (classes in
+    the batch), max_views)``; per class ``n_view`` pixels: the "hard" ones (label c, prediction not c) first,
+    then "easy" ones (label c, prediction c, probability > ``easy_threshold``), each drawn at random; a class
+    with fewer than ``n_view`` such pixels is skipped.  Returns ``(anchors (M, D), labels (M,), domains
+    (M,))`` with ``M = kept classes * n_view`` (empty when no class qualifies).  Reads tensor values on the
+    host (as the reference): not for a sync-free step.
+    """
+    per_image = []
+    for b in range(feats.shape[0]):
+        classes, counts = torch.unique(labels[b], return_counts=True)
+        per_image.append([int(c) for c, n in zip(classes, counts) if c != ignore_index and n > max_views])
+    total = sum(len(c) for c in per_image)
+    empty = (feats.new_zeros(0, feats.shape[2]), labels.new_zeros(0), domains.new_zeros(0))
+    if total == 0:
+        return empty
+    n_view = min(max_samples // total, max_views)
+    chosen, chosen_labels, chosen_domains = [], [], []
+    for b, classes in enumerate(per_image):
+        for c in classes:
+            hard = torch.nonzero((labels[b] == c) & (preds[b] != c)).flatten()
+            easy = torch.nonzero((labels[b] == c) & (preds[b] == c) & (probs[b] > easy_threshold)).flatten()
+            if len(hard) + len(easy) < n_view:
+                continue
+            keep_hard = min(len(hard), n_view)
+            hard = hard[torch.randperm(len(hard), generator=generator)[:keep_hard]]
+            easy = easy[torch.randperm(len(easy), generator=generator)[:n_view - keep_hard]]
+            chosen.append(feats[b, torch.cat([hard, easy])])
+            chosen_labels.append(torch.full((n_view,), c, dtype=labels.dtype, device=labels.device))
+            chosen_domains.append(domains[b].expand(n_view))
+    if not chosen:
+        return empty
+    return torch.cat(chosen), torch.cat(chosen_labels), torch.cat(chosen_domains)
