@@ -72,7 +72,8 @@ def setup_step(config, **options):
     return algo, build_optim_wrapper(algo, cfg.optim_wrapper), batch
 
 
-@pytest.mark.parametrize('config', ['tests/fixtures/tiny_dacs.py', 'tests/fixtures/tiny_clip_procl.py'])
+@pytest.mark.parametrize('config', ['tests/fixtures/tiny_dacs.py', 'tests/fixtures/tiny_clip_procl.py',
+                                    'tests/fixtures/tiny_proca.py'])
 def test_training_steps_read_nothing_on_the_host(config):
     algo, wrapper, batch = setup_step(config)
     assert wrapper.optimizer.defaults.get('fused') is True      # the fused AdamW keeps its step on the device
