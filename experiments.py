@@ -12,6 +12,7 @@ CROSS_CONFIG = 'configs/cross/sepico-distcl+clip-procl_dlv2red-r101_1xb2-40k_gta
 HRDA_DIR = 'configs/hrda'
 PCPR_DIR = 'configs/pcpr'
 PROCA_DIR = 'configs/proca'
+WDASS_DIR = 'configs/wdass'
 
 
 def seed_sweep(name: str, config: str, seeds=SEEDS) -> List[Dict]:
@@ -137,6 +138,14 @@ EXPERIMENTS.update({
     23: ('ProCA demo on the synthetic driving scenes: the four stages chained, 3 seeds (make the on-disk '
          'target scenes first: see configs/demo/proca_synthetic.py)',
          lambda: [run for s in SEEDS for run in proca_chain(f'synthetic_s{s}', PROCA_DEMO, seed=s)]),
+    24: ('WDASS with point labels on the synthetic driving scenes, 3 seeds (make the on-disk target scenes and '
+         'their points first: see configs/demo/wdass_point_synthetic.py; compare with experiment 5)',
+         lambda: seed_sweep('wdass_point_synthetic', 'configs/demo/wdass_point_synthetic.py')),
+    25: ('WDASS, DeepLab-v2 (torchvision R101), GTA5 -> Cityscapes with point, coarse and image-level labels '
+         '(set load_from to a GTA5 source-only model of this segmentor first)',
+         lambda: [dict(name=f'wdass-{kind}_gta2cs', cfg_options={},
+                       config=f'{WDASS_DIR}/wdass-{kind}_dlv2-r101v1b_b4-150k_gta2cs-512x512.py')
+                  for kind in ('point', 'coarse', 'image')]),
 })
 
 

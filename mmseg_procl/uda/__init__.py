@@ -13,7 +13,8 @@ from .stages import Stage
 from .strong_aug import StrongAugmentation
 from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
+from .wdass import WDASS
 
 __all__ = ['SourceOnly', 'SourceTarget', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
            'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking',
-           'ScaleConsistencyFilter']
+           'ScaleConsistencyFilter', 'WDASS']

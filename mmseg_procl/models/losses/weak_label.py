@@ -64,9 +64,10 @@ def edge_loss(logits: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor, n
     ignored = labels == ignore_index
     logits = torch.where(ignored[:, None], torch.zeros_like(logits), logits.float())
     sample = F.softmax((logits + noise) / tau, dim=1)
-    target = F.one_hot(torch.where(ignored, torch.zeros_like(labels), labels).long(), num_classes)
+    safe = torch.where(ignored, torch.zeros_like(labels), labels).long()
+    target = torch.zeros_like(sample).scatter_(1, safe[:, None], 1.0)
     g = gradient_magnitude(sample).flatten(1)
-    g_hat = gradient_magnitude(target.permute(0, 3, 1, 2).float()).flatten(1)
+    g_hat = gradient_magnitude(target).flatten(1)
     diff = (g - g_hat).abs()
     on_pred, on_label = (g >= EDGE_THRESHOLD).float(), (g_hat >= EDGE_THRESHOLD).float()
     eps = 1e-10
@@ -94,6 +95,74 @@ def prototype_pixel_contrast(anchors: torch.Tensor, labels: torch.Tensor, protot
     return torch.nan_to_num(loss, nan=0.0)
 
 
+def nearest_labels(labels: torch.Tensor, size) -> torch.Tensor:
+    """(B, h, w) long labels resized to ``size`` by torch's ``'nearest'`` mode (as the reference does)."""
+    return F.interpolate(labels[:, None].float(), size=tuple(size), mode='nearest')[:, 0].long()
+
+
+def merge_weak_labels(labels: torch.Tensor, weak: torch.Tensor, size,
+                      ignore_index: int = 255) -> torch.Tensor:
+    """WDASS's label merge: (B, h, w) ``labels`` (predictions) nearest-resized to the size of the (B, H, W)
+    ``weak`` labels, replaced by the weak label wherever one is given, then nearest-resized to ``size``."""
+    merged = torch.where(weak != ignore_index, weak.long(), nearest_labels(labels, weak.shape[1:]))
+    return nearest_labels(merged, size)
+
+
+def class_one_hot(labels: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+    """(N, C) float one-hot of (N,) labels; ``ignore_index`` rows are 0."""
+    valid = labels != ignore_index
+    index = torch.where(valid, labels, torch.full_like(labels, num_classes)).long()
+    hot = torch.zeros(labels.shape[0], num_classes + 1, device=labels.device)
+    return hot.scatter_(1, index[:, None], 1.0)[:, :num_classes]        # no host read (F.one_hot checks)
+
+
+def class_centres(anchor_feats: torch.Tensor, anchor_labels: torch.Tensor, num_classes: int,
+                  ignore_index: int = 255):
+    """((C, D) class means of (N_a, D) ``anchor_feats`` by (N_a,) ``anchor_labels``, (C,) anchor counts);
+    a class without anchors has a zero row.  No gradient."""
+    hot = class_one_hot(anchor_labels, num_classes, ignore_index)
+    count = hot.sum(0)
+    return hot.T @ anchor_feats.detach().float() / count.clamp(min=1)[:, None], count
+
+
+def interpolation_matrix(size_in: int, size_out: int, device=None) -> torch.Tensor:
+    """(size_out, size_in) weights of a 1-D bilinear resize (``align_corners=False``): row ``i`` holds the
+    weights of the inputs that make output ``i``."""
+    eye = torch.eye(size_in, device=device)[None, None]
+    return F.interpolate(eye, size=(size_out, size_in), mode='bilinear', align_corners=False)[0, 0]
+
+
+def upsampled_class_centres(feats: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                            ignore_index: int = 255):
+    """:func:`class_centres` of the (B, D, h, w) ``feats`` bilinearly upsampled (``align_corners=False``) to
+    the size of the (B, H, W) ``labels`` (WDASS's point-label anchors), without materialising the upsampled
+    maps: the class masks are pooled by the transposed resize instead (same sums, up to rounding)."""
+    (h, w), (height, width) = feats.shape[2:], labels.shape[1:]
+    rows = interpolation_matrix(h, height, feats.device)                      # (H, h)
+    cols = interpolation_matrix(w, width, feats.device)                       # (W, w)
+    hot = class_one_hot(labels.reshape(-1), num_classes, ignore_index)
+    hot = hot.view(labels.shape[0], height, width, num_classes)
+    pooled = torch.einsum('bHWc,Hh,Ww->bchw', hot, rows, cols)
+    sums = torch.einsum('bchw,bdhw->cd', pooled, feats.detach().float())
+    count = hot.sum((0, 1, 2))
+    return sums / count.clamp(min=1)[:, None], count
+
+
+def weighted_prototypes(member_feats: torch.Tensor, member_labels: torch.Tensor, centres: torch.Tensor,
+                        anchor_count: torch.Tensor, previous: torch.Tensor,
+                        ignore_index: int = 255) -> torch.Tensor:
+    """(C, D) prototypes from class ``centres`` (C, D): for every class with ``anchor_count`` > 0, the members
+    of c (``member_labels`` (N,) == c, features ``member_feats`` (N, D)) weigh ``w_i = f_i . a_c``, normalised
+    to sum 1, and ``P_c = sum_i w_i f_i`` (not renormalised; 0 when c has no member); other classes keep
+    their ``previous`` row.  No gradient."""
+    member_feats = member_feats.detach().float()
+    member_hot = class_one_hot(member_labels, previous.shape[0], ignore_index)
+    weights = (member_feats @ centres.T) * member_hot                                    # (N, C)
+    total = weights.sum(0)
+    new = (weights.T @ member_feats) / torch.where(total == 0, torch.ones_like(total), total)[:, None]
+    return torch.where((anchor_count > 0)[:, None], new, previous.float())
+
+
 def anchor_weighted_prototypes(member_feats: torch.Tensor, member_labels: torch.Tensor,
                                anchor_feats: torch.Tensor, anchor_labels: torch.Tensor,
                                previous: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
@@ -101,21 +170,8 @@ def anchor_weighted_prototypes(member_feats: torch.Tensor, member_labels: torch.
     anchor ``a_c`` = mean of its ``anchor_feats`` (N_a, D); the members of c (``member_labels`` (N,) == c)
     weigh ``w_i = f_i . a_c``, normalised to sum 1, and ``P_c = sum_i w_i f_i`` (not renormalised; 0 when
     c has no member).  Classes without anchors keep their ``previous`` (C, D) row.  No gradient."""
-    num_classes = previous.shape[0]
-    anchor_feats, member_feats = anchor_feats.detach().float(), member_feats.detach().float()
-
-    def one_hot(labels):
-        valid = labels != ignore_index
-        safe = torch.where(valid, labels, torch.zeros_like(labels)).long()
-        return F.one_hot(safe, num_classes).float() * valid[:, None].float()
-
-    anchor_hot, member_hot = one_hot(anchor_labels), one_hot(member_labels)
-    anchor_count = anchor_hot.sum(0)
-    centres = anchor_hot.T @ anchor_feats / anchor_count.clamp(min=1)[:, None]          # (C, D)
-    weights = (member_feats @ centres.T) * member_hot                                    # (N, C)
-    total = weights.sum(0)
-    new = (weights.T @ member_feats) / torch.where(total == 0, torch.ones_like(total), total)[:, None]
-    return torch.where((anchor_count > 0)[:, None], new, previous.float())
+    centres, count = class_centres(anchor_feats, anchor_labels, previous.shape[0], ignore_index)
+    return weighted_prototypes(member_feats, member_labels, centres, count, previous, ignore_index)
 
 
 def hard_anchor_sampling(feats: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor, probs: torch.Tensor,

@@ -7,7 +7,9 @@ from .proca_contrast import ProCAContrast
 from .prompt_learning import PromptLearning
 from .prototype_contrast import PrototypeContrast
 from .semantic_contrast import SemanticContrast
+from .weak_label_objectives import SemanticEdgeLoss, WeakImageLabelLoss, WeakPrototypeContrast
 
 __all__ = ['BaseObjective', 'ImageNetFeatureDistance', 'downscale_label_ratio', 'PrototypeContrast',
            'PromptLearning', 'CLIPFeatureDistillation', 'SemanticContrast',
-           'MultiPrototypeContrast', 'ProCAContrast']
+           'MultiPrototypeContrast', 'ProCAContrast', 'WeakImageLabelLoss', 'SemanticEdgeLoss',
+           'WeakPrototypeContrast']
