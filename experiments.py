@@ -138,8 +138,8 @@ EXPERIMENTS.update({
     23: ('ProCA demo on the synthetic driving scenes: the four stages chained, 3 seeds (make the on-disk '
          'target scenes first: see configs/demo/proca_synthetic.py)',
          lambda: [run for s in SEEDS for run in proca_chain(f'synthetic_s{s}', PROCA_DEMO, seed=s)]),
-    24: ('WDASS with point labels on the synthetic driving scenes, 3 seeds (make the on-disk target scenes and '
-         'their points first: see configs/demo/wdass_point_synthetic.py; compare with experiment 5)',
+    24: ('WDASS with point labels on the synthetic driving scenes, 3 seeds (make the on-disk target scenes '
+         'and their points first: see configs/demo/wdass_point_synthetic.py; compare with experiment 5)',
          lambda: seed_sweep('wdass_point_synthetic', 'configs/demo/wdass_point_synthetic.py')),
     25: ('WDASS, DeepLab-v2 (torchvision R101), GTA5 -> Cityscapes with point, coarse and image-level labels '
          '(set load_from to a GTA5 source-only model of this segmentor first)',

@@ -1,13 +1,14 @@
-# WDASS with point labels on the embedded synthetic shift (configs/wdass/ for the paper setting): the DACS demo
-# (dacs_synthetic.py, same data stream and source: MiT-B0 + DAFormer head from scratch, AdamW, 400 iterations) turned into WDASS: a
-# 128-d representation head on the concatenated MiT stages (at the decode head's 1/4 grid), target scenes read
-# from disk with one labelled pixel per class present in each image (drawn from the scenes' ground truth),
-# the weak labels trained on and written over the pseudo-labels, real / synthetic anchor-weighted
-# prototypes, image-level, edge and prototype-contrast losses, per-pixel pseudo-label weights and a teacher
-# that averages its BatchNorm buffers.  Demo changes (a from-scratch run of 400 iterations): the contrast and
-# image-level terms start at iteration 100 (the reference: 10001 of 150000, from a source-only model), the
-# teacher's alpha is 0.99 as in the DACS demo (0.999 lags a short run) and the rows ignored by the pseudo-label
-# weights are those of the DACS demo (4 / 16 of 128).  Make the target scenes and their points once:
+# WDASS with point labels on the embedded synthetic shift (configs/wdass/ for the paper setting): the DACS
+# demo (dacs_synthetic.py, same data stream and source: MiT-B0 + DAFormer head from scratch, AdamW, 400
+# iterations) turned into WDASS: a 128-d representation head on the concatenated MiT stages (at the decode
+# head's 1/4 grid), target scenes read from disk with one labelled pixel per class present in each image
+# (drawn from the scenes' ground truth), the weak labels trained on and written over the pseudo-labels, real /
+# synthetic anchor-weighted prototypes, image-level, edge and prototype-contrast losses, per-pixel
+# pseudo-label weights and a teacher that averages its BatchNorm buffers.  Demo changes (a from-scratch run of
+# 400 iterations): the contrast and image-level terms start at iteration 100 (the reference: 10001 of 150000,
+# from a source-only model), the teacher's alpha is 0.99 as in the DACS demo (0.999 lags a short run) and the
+# rows ignored by the pseudo-label weights are those of the DACS demo (4 / 16 of 128).  Make the target scenes
+# and their points once:
 #   python tools/make_synthetic_data.py data/synthetic_cityscapes --style target --num 1000 --size 256x128 \
 #       --seed 2 --val-fraction 0
 #   python tools/convert_datasets/cityscapes.py data/synthetic_cityscapes
@@ -19,8 +20,9 @@ embed_dim = 128
 model = dict(
     decode_head=dict(loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)),
     auxiliary_head=dict(
-        type='ProjHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3], input_transform='resize_concat',
-        channels=embed_dim, num_convs=1, kernel_size=1, norm_cfg=None, act_cfg=None, normalize=True))
+        type='ProjHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3],
+        input_transform='resize_concat', channels=embed_dim, num_convs=1, kernel_size=1, norm_cfg=None,
+        act_cfg=None, normalize=True))
 uda = dict(
     teacher=dict(alpha=0.99),
     pseudo_labeller=dict(ignore_top=4, ignore_bottom=16),

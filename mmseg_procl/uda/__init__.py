@@ -15,6 +15,7 @@ from .target_crop import ClassBalancedCrop
 from .teacher import EMATeacher
 from .wdass import WDASS
 
-__all__ = ['SourceOnly', 'SourceTarget', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller', 'DayNightPseudoLabeller',
+__all__ = ['SourceOnly', 'SourceTarget', 'DACS', 'Stage', 'IterationState', 'EMATeacher', 'PseudoLabeller',
+           'DayNightPseudoLabeller',
            'ClassMix', 'StrongAugmentation', 'ClassBalancedCrop', 'BlockMasking',
            'ScaleConsistencyFilter', 'WDASS']

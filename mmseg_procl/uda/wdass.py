@@ -79,9 +79,9 @@ class WDASS(DACS):
                 raise ValueError(f'WDASS: {key} is not part of the method (the target is used as loaded); '
                                  f'got {kwargs[key]!r}')
         if model.get(embedding_head) is None:
-            raise ValueError(f'WDASS: the segmentor needs a representation head {embedding_head!r} (e.g. '
-                             "ProjHead(channels=256, num_convs=1, kernel_size=1, norm_cfg=None, act_cfg=None)) "
-                             'for the prototypes and the contrast')
+            raise ValueError(f'WDASS: the segmentor needs a representation head {embedding_head!r} for the '
+                             'prototypes and the contrast (e.g. ProjHead(channels=256, num_convs=1, '
+                             'kernel_size=1, norm_cfg=None, act_cfg=None))')
         self.weak_label = weak_label
         super().__init__(model, backward=backward, **kwargs)
         self.overwrite_pseudo_labels = bool(overwrite_pseudo_labels)

@@ -1,11 +1,12 @@
-# WDASS's data, GTA5 -> Cityscapes with weak target labels (docs/methods.md §2.7; WDASS datasets/base_loader.py,
-# datasets/uniform.py, transforms/joint_transforms.py, train.py): GTA5 resized to 1280x720 and Cityscapes
-# train to 1024x512 (bilinear; labels nearest); for both domains RandomSizeAndCrop (a scale U(0.5, 2.0),
-# bicubic, then a random 512x512 crop, padded with ignore where the scaled image is smaller), horizontal flip
-# and ColorJitter(0.25, 0.25, 0.25, 0.25); batches of 4 + 4 per GPU.  The weak labels are label maps beside the
-# images (tools/convert_datasets/weak_labels.py: `coarse` from gtCoarse into weak_coarse/train, `points` from
-# WDASS's file_2975.yaml with --scale 2 into weak_point/train; maps at the full 2048x1024 image size), read by
-# LoadPseudoLabels and moved with the image by every transform (image-level labels: the coarse maps).  Validation: Cityscapes val at 2048x1024.
+# WDASS's data, GTA5 -> Cityscapes with weak target labels (docs/methods.md §2.7; WDASS
+# datasets/base_loader.py, datasets/uniform.py, transforms/joint_transforms.py, train.py): GTA5 resized to
+# 1280x720 and Cityscapes train to 1024x512 (bilinear; labels nearest); for both domains RandomSizeAndCrop (a
+# scale U(0.5, 2.0), bicubic, then a random 512x512 crop, padded with ignore where the scaled image is
+# smaller), horizontal flip and ColorJitter(0.25, 0.25, 0.25, 0.25); batches of 4 + 4 per GPU.  The weak
+# labels are label maps beside the images (tools/convert_datasets/weak_labels.py: `coarse` from gtCoarse into
+# weak_coarse/train, `points` from WDASS's file_2975.yaml with --scale 2 into weak_point/train; maps at the
+# full 2048x1024 image size), read by LoadPseudoLabels and moved with the image by every transform
+# (image-level labels: the coarse maps).  Validation: Cityscapes val at 2048x1024.
 source_size = (1280, 720)          # (w, h)
 target_size = (1024, 512)
 crop_size = (512, 512)

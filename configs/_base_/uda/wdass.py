@@ -1,7 +1,7 @@
-# WDASS (docs/methods.md §2.7; WDASS train.py with --use_contrast --bn_buffer --imloss --improto): the DACS core
-# with a fixed-alpha teacher that also averages BatchNorm buffers, per-pixel pseudo-label weights
-# q * 1[p >= 0.968] with rows 15 / 120 zeroed, ClassMix with colour jitter 0.25; weak target labels; real (P^R)
-# and synthetic (P^S) anchor-weighted prototypes; the image-level loss, the source edge loss and the intra- /
+# WDASS (docs/methods.md §2.7; WDASS train.py with --use_contrast --bn_buffer --imloss --improto): the DACS
+# core with a fixed-alpha teacher that also averages BatchNorm buffers, per-pixel pseudo-label weights q * 1[p
+# >= 0.968] with rows 15 / 120 zeroed, ClassMix with colour jitter 0.25; weak target labels; real (P^R) and
+# synthetic (P^S) anchor-weighted prototypes; the image-level loss, the source edge loss and the intra- /
 # inter-domain prototype contrast (the latter two from iteration 10001 on).  One backward per iteration.
 # Method configs set weak_label (and the matching P^R anchors) and whether the weak labels train the target
 # (overwrite_pseudo_labels and the target stage's labels: --use_wl).
@@ -23,8 +23,8 @@ uda = dict(
         dict(name='mixed', inputs='mixed', labels='mixed_labels', weights='mixed_weights'),   # L_mix
     ],
     prototype_sources=dict(
-        real_prototypes=dict(type='AnchorWeightedPrototypes', num_classes=19, feature_dim=256, domain='target',
-                             weak_label='point'),
+        real_prototypes=dict(type='AnchorWeightedPrototypes', num_classes=19, feature_dim=256,
+                             domain='target', weak_label='point'),
         synthetic_prototypes=dict(type='AnchorWeightedPrototypes', num_classes=19, feature_dim=256,
                                   domain='source', weak_label='point')),
     objectives=[

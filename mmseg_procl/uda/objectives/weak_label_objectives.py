@@ -116,8 +116,8 @@ class SemanticEdgeLoss(BaseObjective):
         """The edge loss of the full-resolution logits against the stage's labels."""
         logits = full_resolution_logits(ctx)
         noise = gumbel_noise(logits.shape, device=logits.device)
-        return {'loss_edge': self.loss_weight * edge_loss(logits, ctx.labels, noise, logits.shape[1], self.tau,
-                                                          self.ignore_index)}
+        loss = edge_loss(logits, ctx.labels, noise, logits.shape[1], self.tau, self.ignore_index)
+        return {'loss_edge': self.loss_weight * loss}
 
 
 @MODELS.register_module()
@@ -147,10 +147,13 @@ class WeakPrototypeContrast(BaseObjective):
         super().__init__((target_stage, source_stage), start_iter)
         self.real_source, self.synthetic_source = real_source, synthetic_source
         self.embedding_head = embedding_head
-        self.inter_weight, self.real_weight, self.synthetic_weight = inter_weight, real_weight, synthetic_weight
+        self.inter_weight, self.real_weight = inter_weight, real_weight
+        self.synthetic_weight = synthetic_weight
         self.temperature, self.base_temperature = temperature, base_temperature
-        self.inter_sampling = dict(max_samples=inter_samples, easy_threshold=inter_easy_threshold, max_views=max_views)
-        self.intra_sampling = dict(max_samples=intra_samples, easy_threshold=intra_easy_threshold, max_views=max_views)
+        self.inter_sampling = dict(max_samples=inter_samples, easy_threshold=inter_easy_threshold,
+                                   max_views=max_views)
+        self.intra_sampling = dict(max_samples=intra_samples, easy_threshold=intra_easy_threshold,
+                                   max_views=max_views)
         self.target_stage, self.source_stage = target_stage, source_stage
 
     @property
@@ -176,7 +179,7 @@ class WeakPrototypeContrast(BaseObjective):
     def contrast(self, feats: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor, probs: torch.Tensor,
                  domains: torch.Tensor, prototypes: torch.Tensor, sampling: dict,
                  cross_domain: bool) -> torch.Tensor:
-        """Hard-anchor sampling (host reads, declared) then the contrast of the anchors with ``prototypes``."""
+        """Hard-anchor sampling (host reads, declared), then the anchors' contrast with ``prototypes``."""
         with host_values():
             anchors, anchor_labels, anchor_domains = hard_anchor_sampling(
                 pixels(feats), labels.flatten(1), preds.flatten(1), probs.flatten(1), domains, **sampling)
@@ -191,8 +194,9 @@ class WeakPrototypeContrast(BaseObjective):
         labels = merge_weak_labels(preds, weak, embeddings.shape[2:])
         domains = torch.zeros(embeddings.shape[0], dtype=torch.long, device=embeddings.device)
         prototypes = ctx.prototype_source(source).prototypes()
-        return embeddings, self.contrast(embeddings, labels, preds, probs, domains, prototypes, self.intra_sampling,
-                                         cross_domain=False)
+        loss = self.contrast(embeddings, labels, preds, probs, domains, prototypes, self.intra_sampling,
+                             cross_domain=False)
+        return embeddings, loss
 
     def forward(self, ctx: StageContext) -> Dict[str, torch.Tensor]:
         """Target stage: L_intra^R; source stage: update P^S, L_intra^S, L_inter."""
@@ -213,8 +217,8 @@ class WeakPrototypeContrast(BaseObjective):
         teacher = ctx.state['teacher_target']
         _, preds, probs = low_resolution_outputs(ctx)
         feats = torch.cat([embeddings.float(), teacher['embeddings']])
-        domains = torch.cat([torch.zeros(embeddings.shape[0], dtype=torch.long, device=feats.device),
-                             torch.ones(teacher['embeddings'].shape[0], dtype=torch.long, device=feats.device)])
+        num_source = embeddings.shape[0]
+        domains = (torch.arange(feats.shape[0], device=feats.device) >= num_source).long()   # 1: target
         prototypes = ctx.prototype_source(self.real_source).prototypes()
         return self.contrast(feats, torch.cat([labels, ctx.state['target_region_labels']]),
                              torch.cat([preds, teacher['labels']]), torch.cat([probs, teacher['probs']]),

@@ -12,10 +12,12 @@ Classes absent from the batch keep their previous prototype (buffers: saved in c
 ``--resume``; zeros at the start).  No running average.
 
 * ``domain='target'`` (P^R, updated at the start of every iteration from the algorithm's state): features =
-  the teacher's embeddings of the target batch; members L = ``target_region_labels`` (the teacher's
-  low-resolution labels with confidence >= 0.95, overwritten by the weak labels); anchors G by weak-label
-  kind: ``coarse`` = the weak labels nearest-resized to the feature grid, ``point`` = the weak labels at
-  full resolution against the bilinearly upsampled features, ``image`` = L.
+  the teacher's embeddings of the target batch; members L = the teacher's low-resolution labels with
+  confidence >= 0.95, overwritten by the weak labels (points: merged at full resolution, then resized to the
+  feature grid; coarse / image: the weak labels resized to the grid first, as the reference; the same map for
+  sizes that are multiples of the grid); anchors G by weak-label kind: ``coarse`` = the weak labels on the
+  feature grid, ``point`` = the weak labels at full resolution against the bilinearly upsampled features,
+  ``image`` = L.
 * ``domain='source'`` (P^S, ``update_at='objective'``): updated by ``WeakPrototypeContrast`` with the
   student's detached source embeddings, the source labels on the feature grid serving as G and L.
 
@@ -24,8 +26,8 @@ The reference keeps one set per GPU (no averaging across ranks); so does this so
 import torch
 from torch import nn
 
-from mmseg_procl.models.losses.weak_label import (class_centres, nearest_labels, upsampled_class_centres,
-                                                  weighted_prototypes)
+from mmseg_procl.models.losses.weak_label import (class_centres, merge_weak_labels, nearest_labels,
+                                                  upsampled_class_centres, weighted_prototypes)
 from mmseg_procl.registry import MODELS
 
 WEAK_LABEL_KINDS = ('image', 'point', 'coarse')
@@ -72,12 +74,12 @@ class AnchorWeightedPrototypes(nn.Module):
         return self.value
 
     def check_algorithm(self, name: str, algorithm) -> None:
-        """At build time: a target source needs the WDASS state entries and the algorithm's weak-label kind."""
+        """At build time: a target source needs WDASS's state entries and the algorithm's weak-label kind."""
         if self.domain != 'target':
             return
         if 'target_region_labels' not in algorithm.state_entries():
-            raise ValueError(f"prototype source {name!r} (AnchorWeightedPrototypes, domain='target') reads the "
-                             f'teacher embeddings and weak labels of the WDASS algorithm; '
+            raise ValueError(f"prototype source {name!r} (AnchorWeightedPrototypes, domain='target') reads "
+                             'the teacher embeddings and weak labels of the WDASS algorithm; '
                              f'{type(algorithm).__name__} has none')
         if getattr(algorithm, 'weak_label', None) != self.weak_label:
             raise ValueError(f"prototype source {name!r}: weak_label={self.weak_label!r} but the algorithm "
@@ -86,17 +88,21 @@ class AnchorWeightedPrototypes(nn.Module):
     @torch.no_grad()
     def update(self, state, algorithm) -> None:
         """P^R from this iteration's teacher embeddings, region labels L and weak labels."""
-        feats = state['teacher_target']['embeddings']
-        members = state['target_region_labels']
-        centres, count = self.anchor_centres(feats, members, state['weak_labels'])
+        teacher, weak = state['teacher_target'], state['weak_labels']
+        feats = teacher['embeddings']
+        grid = feats.shape[2:]
+        if self.weak_label != 'point':           # the reference resizes these weak labels to the grid first
+            weak = nearest_labels(weak, grid)
+        members = merge_weak_labels(teacher['labels'], weak, grid, self.ignore_index)
+        centres, count = self.anchor_centres(feats, members, weak)
         self.value.copy_(weighted_prototypes(flat_pixels(feats), members.reshape(-1), centres, count,
                                              self.value, self.ignore_index))
 
     def anchor_centres(self, feats: torch.Tensor, members: torch.Tensor, weak: torch.Tensor):
         """((C, D) anchors, (C,) anchor counts) of the weak-label kind (see the module doc)."""
-        if self.weak_label == 'point':
+        if self.weak_label == 'point':                          # full-resolution points
             return upsampled_class_centres(feats, weak, self.num_classes, self.ignore_index)
-        anchors = members if self.weak_label == 'image' else nearest_labels(weak, feats.shape[2:])
+        anchors = members if self.weak_label == 'image' else weak
         return class_centres(flat_pixels(feats), anchors.reshape(-1), self.num_classes, self.ignore_index)
 
     @torch.no_grad()
