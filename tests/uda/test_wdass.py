@@ -281,7 +281,8 @@ def test_contrast_terms_read_the_right_anchors_and_prototypes():
     emb_src = F.normalize(torch.randn(1, 5, *grid), dim=1).requires_grad_()
     emb_tgt_student = F.normalize(torch.randn(1, 5, *grid), dim=1).requires_grad_()
     emb_teacher = F.normalize(torch.randn(1, 5, *grid), dim=1)
-    region_labels = src_gt.clone()                            # L: class 1 / class 2 halves
+    region_labels = src_gt.clone()                            # L: class 1 / class 3 halves, so that class 2
+    region_labels[region_labels == 2] = 3                     # (source) and 3 (target) have no positives
     teacher_labels = torch.full((1, *grid), 255)              # nothing confident: every pixel of L is "hard"
     teacher_labels[:, :, 5:] = region_labels[:, :, 5:]        # 12 correct per class, probability 0.9 < 0.95
     state = IterationState({}, dict(teacher_target=dict(embeddings=emb_teacher, labels=teacher_labels,
