@@ -321,6 +321,9 @@ def test_contrast_terms_read_the_right_anchors_and_prototypes():
                                       None, state, sources))
     # no weak labels: labels = own predictions, so nothing is "hard"; easy needs p > 0.96: no anchors
     assert target_losses['loss_intra_real'] == 0
+    with pytest.raises(ValueError, match=r'predicts on a \(4, 4\) grid but the embeddings are \(8, 8\)'):
+        objective(context('target', torch.zeros(1, 3, 8, 8), tgt_logits[:, :, ::2, ::2], emb_tgt_student,
+                          None, state, sources))
     weak = region(torch.full((1, 8, 8), 255), slice(0, 4), 1)
     weak = region(weak, slice(4, 8), 2)                       # weak labels = the regions
     state._values['weak_labels'] = weak

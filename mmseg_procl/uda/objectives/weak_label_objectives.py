@@ -40,11 +40,17 @@ def full_resolution_logits(ctx: StageContext) -> torch.Tensor:
     return resize(logits, ctx.inputs.shape[2:], align_corners=ctx.model.align_corners)
 
 
-def low_resolution_outputs(ctx: StageContext) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(logits with gradient, detached predictions, detached confidences) on the decode head's grid."""
+def low_resolution_predictions(ctx: StageContext, grid) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(predictions, confidences) of the stage's decode-head logits (no gradient), which must lie on the
+    embeddings' ``grid`` (as WDASS's ASPP output and representation head do)."""
     logits = ctx.logits if ctx.logits is not None else ctx.head_output('decode_head')
+    if tuple(logits.shape[2:]) != tuple(grid):
+        shape = tuple(logits.shape[2:])
+        raise ValueError(f'WeakPrototypeContrast: the decode head predicts on a {shape} grid but the '
+                         f'embeddings are {tuple(grid)}; the representation head must work at the decode '
+                         "head's resolution")
     probs, preds = torch.softmax(logits.detach().float(), dim=1).max(dim=1)
-    return logits, preds, probs
+    return preds, probs
 
 
 def pixels(feats: torch.Tensor) -> torch.Tensor:
@@ -190,7 +196,7 @@ class WeakPrototypeContrast(BaseObjective):
     def intra(self, ctx: StageContext, weak: torch.Tensor, source: str) -> Tuple[torch.Tensor, torch.Tensor]:
         """(embeddings, intra-domain loss): labels = ``weak`` merged over the student's own predictions."""
         embeddings = ctx.head_output(self.embedding_head)
-        _, preds, probs = low_resolution_outputs(ctx)
+        preds, probs = low_resolution_predictions(ctx, embeddings.shape[2:])
         labels = merge_weak_labels(preds, weak, embeddings.shape[2:])
         domains = torch.zeros(embeddings.shape[0], dtype=torch.long, device=embeddings.device)
         prototypes = ctx.prototype_source(source).prototypes()
@@ -215,7 +221,7 @@ class WeakPrototypeContrast(BaseObjective):
         """Source anchors (student, source labels on the grid, own predictions) and target anchors (teacher,
         region labels L, its thresholded predictions) against P^R, positives across domains."""
         teacher = ctx.state['teacher_target']
-        _, preds, probs = low_resolution_outputs(ctx)
+        preds, probs = low_resolution_predictions(ctx, embeddings.shape[2:])
         feats = torch.cat([embeddings.float(), teacher['embeddings']])
         num_source = embeddings.shape[0]
         domains = (torch.arange(feats.shape[0], device=feats.device) >= num_source).long()   # 1: target
