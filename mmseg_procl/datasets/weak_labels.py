@@ -14,9 +14,11 @@ Here :func:`convert_coarse_labels` writes the coarse maps as train ids, :func:`w
 point maps from a point list, and :func:`sample_points` draws points from dense ground truth (one random
 pixel per class present, the usual point-supervision protocol; for demos and tests).  Every map has its
 image's size, so the pipeline's resize (nearest), crop and flip keep the weak labels aligned with the
-image; a point survives a nearest 2x downscale when its coordinates are even (points at half resolution
-are scaled by ``scale=2``).  Output files: ``<out_dir>/<city>/<stem><suffix>`` (suffix
-``_weak_labelTrainIds.png``; configs set ``pseudo_label_suffix`` to it).
+image.  Points given at half resolution (WDASS's 1024x512 list, ``scale=2``) are written as the 2x2 block of
+full-resolution pixels under each listed pixel, so that the pipeline's nearest resize to 1024x512 recovers
+exactly the listed points (Pillow and OpenCV pick different pixels of a 2x2 block).  Output files:
+``<out_dir>/<city>/<stem><suffix>`` (suffix ``_weak_labelTrainIds.png``; configs set ``pseudo_label_suffix``
+to it).
 """
 import json
 import os
@@ -61,7 +63,10 @@ def convert_coarse_labels(coarse_dir: str, out_dir: str, overwrite: bool = False
 
 
 def point_map(shape: Tuple[int, int], points: Sequence[Point], scale: int = 1) -> np.ndarray:
-    """(H, W) uint8 map of 255 with ``label`` at ``(row * scale, column * scale)`` for every point.
+    """(H, W) uint8 map of 255 with ``label`` on the ``scale x scale`` block at ``(row * scale, column *
+    scale)`` for every point: the full-resolution footprint of a pixel of the ``1 / scale`` grid the points
+    are given on, so that a nearest resize back to that grid gives exactly the listed pixel whichever library
+    resizes (OpenCV keeps the block's first pixel, Pillow its centre).
 
     Raises:
         ValueError: a point outside the map or a label that is not a train id.
@@ -69,10 +74,11 @@ def point_map(shape: Tuple[int, int], points: Sequence[Point], scale: int = 1) -
     out = np.full(shape, IGNORE_INDEX, np.uint8)
     for row, col, label in points:
         r, c = int(row) * scale, int(col) * scale
-        if not (0 <= r < shape[0] and 0 <= c < shape[1]) or not 0 <= int(label) < IGNORE_INDEX:
+        if not (0 <= r and r + scale <= shape[0] and 0 <= c and c + scale <= shape[1]) \
+                or not 0 <= int(label) < IGNORE_INDEX:
             raise ValueError(f'point ({row}, {col}, {label}) x {scale} lies outside a {shape[1]}x{shape[0]} '
                              'map or is not a train id')
-        out[r, c] = int(label)
+        out[r:r + scale, c:c + scale] = int(label)
     return out
 
 

@@ -82,12 +82,28 @@ class WDASS(DACS):
             raise ValueError(f'WDASS: the segmentor needs a representation head {embedding_head!r} for the '
                              'prototypes and the contrast (e.g. ProjHead(channels=256, num_convs=1, '
                              'kernel_size=1, norm_cfg=None, act_cfg=None))')
-        self.weak_label = weak_label
+        if isinstance(prototype_threshold, bool) or not isinstance(prototype_threshold, (int, float)) \
+                or not 0 <= prototype_threshold <= 1:
+            raise ValueError(f'WDASS: prototype_threshold must be a confidence in [0, 1], got '
+                             f'{prototype_threshold!r}')
+        self.weak_label, self.embedding_head = weak_label, embedding_head    # read by the parts' checks
         super().__init__(model, backward=backward, **kwargs)
         self.overwrite_pseudo_labels = bool(overwrite_pseudo_labels)
         self.prototype_threshold = prototype_threshold
-        self.embedding_head = embedding_head
         self.num_classes = self.model.decode_head.num_classes
+        self._check_weak_label_stages()
+
+    def _check_weak_label_stages(self) -> None:
+        """Image-level labels give no dense target labels: no stage may train on ``weak_labels`` and the
+        pseudo-labels are not overwritten."""
+        if self.weak_label != 'image':
+            return
+        used = [s.name for s in self.stages if s.labels == 'weak_labels']
+        if used or self.overwrite_pseudo_labels:
+            overwrite = self.overwrite_pseudo_labels
+            raise ValueError(f"WDASS: weak_label='image' discards the dense weak labels, but stages {used} "
+                             f'train on weak_labels / overwrite_pseudo_labels={overwrite}; use labels=None, '
+                             'loss_heads=() for the target stage and overwrite_pseudo_labels=False')
 
     # ------------------------------------------------------------------ weak labels
     def provide_weak_labels(self, state: IterationState) -> torch.Tensor:

@@ -30,7 +30,10 @@ def test_coarse_ids_to_train_ids(tmp_path):
 
 def test_points_maps_and_lists(tmp_path):
     assert point_map((2, 4), [(0, 1, 5), (1, 3, 18)]).tolist() == [[255, 5, 255, 255], [255, 255, 255, 18]]
-    assert point_map((4, 8), [(1, 3, 5)], scale=2)[2, 6] == 5
+    assert point_map((4, 8), [(1, 3, 5)], scale=2)[2:4, 6:8].tolist() == [[5, 5], [5, 5]]
+    assert (point_map((4, 8), [(1, 3, 5)], scale=2) == 5).sum() == 4
+    with pytest.raises(ValueError, match='outside'):
+        point_map((4, 8), [(1, 4, 5)], scale=2)                       # the block would leave the map
     with pytest.raises(ValueError, match='outside'):
         point_map((2, 4), [(2, 0, 1)])
     label = np.array([[0, 0, 255], [3, 3, 3]], np.uint8)
@@ -112,3 +115,16 @@ def test_tool_points_from_ground_truth(tmp_path):
         assert np.array_equal(weak[labelled], dense[labelled])
     again = subprocess.run(tool, cwd=tool_runs.REPO, capture_output=True, text=True, env=tool_runs.ENV)
     assert again.returncode == 1 and 'exists; pass --overwrite' in again.stderr
+
+
+@pytest.mark.parametrize('backend', ['pillow', 'cv2'])
+def test_half_resolution_points_survive_the_resize_to_half_resolution(backend):
+    """WDASS's points are listed at 1024x512; written at 2048x1024 with scale=2 and resized back by the
+    target pipeline (nearest), they are exactly the listed pixels, whichever library resizes."""
+    from mmseg_procl.datasets.transforms import Resize
+    points = [(0, 0, 3), (5, 7, 11), (9, 15, 18), (4, 2, 0)]
+    full = point_map((20, 32), points, scale=2)
+    results = dict(img=np.zeros((20, 32, 3), np.uint8), pseudo_label=full, seg_fields=['pseudo_label'])
+    out = Resize(scale=(16, 10), keep_ratio=False, backend=backend)(results)['pseudo_label']
+    assert out.tolist() == point_map((10, 16), points).tolist()
+

@@ -147,6 +147,24 @@ def test_prototype_source_and_algorithm_errors():
         MODELS.build(dict(cfg, model=dict(cfg.model, auxiliary_head=None)))
     with pytest.raises(ValueError, match='weak_label must be one of'):
         MODELS.build(dict(cfg, weak_label='points'))
+    with pytest.raises(ValueError, match='prototype_threshold must be a confidence in'):
+        MODELS.build(dict(cfg, prototype_threshold=95))
+    image_sources = dict(real_prototypes=dict(cfg.prototype_sources.real_prototypes, weak_label='image'),
+                         synthetic_prototypes=cfg.prototype_sources.synthetic_prototypes)
+    with pytest.raises(ValueError, match=r"weak_label='image' discards the dense weak labels, but stages "
+                                         r"\['target'\]"):
+        MODELS.build(dict(cfg, weak_label='image', prototype_sources=image_sources))
+    with pytest.raises(ValueError, match="feature_dim=256, but the decode head predicts 19 classes and the "
+                                         "representation head gives 128-d"):
+        MODELS.build(dict(cfg, prototype_sources=dict(cfg.prototype_sources, synthetic_prototypes=dict(
+            cfg.prototype_sources.synthetic_prototypes, feature_dim=256))))
+    contrast = dict(cfg.objectives[2], embedding_head='decode_head')
+    with pytest.raises(ValueError, match="embedding_head='decode_head', but the algorithm's prototypes come "
+                                         "from 'auxiliary_head'"):
+        MODELS.build(dict(cfg, objectives=[cfg.objectives[0], cfg.objectives[1], contrast]))
+    for bad in (dict(inter_easy_threshold=95), dict(intra_samples=0), dict(max_views=2.5)):
+        with pytest.raises(ValueError, match=f'WeakPrototypeContrast: {next(iter(bad))} must be'):
+            WeakPrototypeContrast(**bad)
 
 
 # ---------------------------------------------------------------- the algorithm's state entries
@@ -179,8 +197,12 @@ def test_state_entries_of_a_teacher_pass(kind):
     source = dict(type='AnchorWeightedPrototypes', feature_dim=128)
     sources = dict(real_prototypes=dict(source, weak_label=kind),
                    synthetic_prototypes=dict(source, domain='source'))
+    stages = None if kind != 'image' else [
+        dict(name='target', inputs='target', labels=None, loss_heads=(), metas='target'),
+        dict(name='source', inputs='source', labels='source_labels'),
+        dict(name='mixed', inputs='mixed', labels='mixed_labels', weights='mixed_weights')]
     algorithm = demo_algorithm(weak_label=kind, overwrite_pseudo_labels=kind != 'image',
-                               prototype_sources=sources)
+                               prototype_sources=sources, stages=stages)
     algorithm.update_teacher()
     weak = torch.full((2, 32, 64), 255)
     weak[0, 5, 7], weak[1, 20, 30], weak[1, 0:2, 0:3] = 3, 11, 17
@@ -294,6 +316,12 @@ def test_contrast_terms_read_the_right_anchors_and_prototypes():
     synthetic = AnchorWeightedPrototypes(num_classes=4, feature_dim=5, domain='source')
     sources = {'real_prototypes': real, 'synthetic_prototypes': synthetic}
     objective = WeakPrototypeContrast()
+    # before the switch: P^S follows the source (every iteration, as the reference), no losses
+    assert objective.acts_in('source', 0) and not objective.acts_in('target', 10000)
+    early = objective(context('source', torch.zeros(1, 3, 8, 8), src_logits, emb_src, src_gt, state, sources,
+                              iteration=5))
+    assert early == {} and synthetic.prototypes().abs().sum() > 0
+    synthetic.value.zero_()
 
     source_losses = objective(context('source', torch.zeros(1, 3, 8, 8), src_logits, emb_src, src_gt, state,
                                       sources))

@@ -39,7 +39,8 @@ def image_level_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     """BCE of the log-sum-exp-pooled class scores of (B, C, H, W) logits against (B, C) multi-hot targets."""
     flat = logits.float().flatten(2)
     pooled = torch.logsumexp(flat, dim=2) - torch.log(torch.tensor(float(flat.shape[2])))
-    return F.binary_cross_entropy(torch.sigmoid(pooled), targets.float())
+    # BCE of sigmoid(pooled) as the reference, in its logits form (stable, and allowed under CUDA autocast)
+    return F.binary_cross_entropy_with_logits(pooled, targets.float())
 
 
 def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:

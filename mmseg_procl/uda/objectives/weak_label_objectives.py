@@ -53,6 +53,14 @@ def low_resolution_predictions(ctx: StageContext, grid) -> Tuple[torch.Tensor, t
     return preds, probs
 
 
+def check_embedding_head(objective, algorithm) -> None:
+    """Raise unless the objective reads the algorithm's representation head (``embedding_head``)."""
+    expected = getattr(algorithm, 'embedding_head', None)
+    if expected is not None and objective.embedding_head != expected:
+        raise ValueError(f'{type(objective).__name__}: embedding_head={objective.embedding_head!r}, but the '
+                         f'algorithm\'s prototypes come from {expected!r}')
+
+
 def pixels(feats: torch.Tensor) -> torch.Tensor:
     """(B, D, h, w) -> (B, h*w, D)."""
     return feats.flatten(2).transpose(1, 2)
@@ -75,6 +83,11 @@ class WeakImageLabelLoss(BaseObjective):
         super().__init__((stage,), start_iter)
         self.prototype_source, self.embedding_head = prototype_source, embedding_head
         self.loss_weight = loss_weight
+
+    def check_algorithm(self, algorithm) -> None:
+        """At build time: the prototype logits use the algorithm's representation head."""
+        if self.prototype_source:
+            check_embedding_head(self, algorithm)
 
     @property
     def loss_names(self) -> Tuple[str, ...]:
@@ -141,7 +154,8 @@ class WeakPrototypeContrast(BaseObjective):
         inter_easy_threshold / intra_easy_threshold: confidence of "easy" anchors (0.95 / 0.96).
         max_views: anchors per class at most (20).
         target_stage / source_stage: the algorithm's stages (target first, as the reference).
-        start_iter: first iteration (10001: the reference's 10k switch).
+        start_iter: first iteration of the losses (10001: the reference's 10k switch); P^S follows the
+            source stage from iteration 0 (the reference recomputes it every iteration).
     """
 
     def __init__(self, real_source: str = 'real_prototypes', synthetic_source: str = 'synthetic_prototypes',
@@ -151,6 +165,18 @@ class WeakPrototypeContrast(BaseObjective):
                  intra_easy_threshold: float = 0.96, max_views: int = 20, target_stage: str = 'target',
                  source_stage: str = 'source', start_iter: int = SWITCH_ITER) -> None:
         super().__init__((target_stage, source_stage), start_iter)
+        for name, value in (('inter_easy_threshold', inter_easy_threshold),
+                            ('intra_easy_threshold', intra_easy_threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f'WeakPrototypeContrast: {name} must be a confidence in [0, 1], got '
+                                 f'{value!r}')
+        for name, value in (('inter_samples', inter_samples), ('intra_samples', intra_samples),
+                            ('max_views', max_views)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'WeakPrototypeContrast: {name} must be an integer >= 1, got {value!r}')
+        if temperature <= 0 or base_temperature <= 0:
+            raise ValueError(f'WeakPrototypeContrast: temperatures must be > 0, got {temperature}, '
+                             f'{base_temperature}')
         self.real_source, self.synthetic_source = real_source, synthetic_source
         self.embedding_head = embedding_head
         self.inter_weight, self.real_weight = inter_weight, real_weight
@@ -161,6 +187,11 @@ class WeakPrototypeContrast(BaseObjective):
         self.intra_sampling = dict(max_samples=intra_samples, easy_threshold=intra_easy_threshold,
                                    max_views=max_views)
         self.target_stage, self.source_stage = target_stage, source_stage
+
+    def acts_in(self, stage: str, iteration: int = 0) -> bool:
+        """In the source stage from iteration 0 (P^S is updated every iteration; losses from
+        ``start_iter``), in the target stage from ``start_iter``."""
+        return stage == self.source_stage or super().acts_in(stage, iteration)
 
     @property
     def loss_names(self) -> Tuple[str, ...]:
@@ -177,6 +208,7 @@ class WeakPrototypeContrast(BaseObjective):
         if 'teacher_target' not in algorithm.state_entries():
             raise ValueError('WeakPrototypeContrast reads the teacher embeddings of the WDASS algorithm; '
                              f'{type(algorithm).__name__} has none')
+        check_embedding_head(self, algorithm)
         source = algorithm.prototype_sources[self.synthetic_source]
         if getattr(source, 'update_at', None) != 'objective' or not hasattr(source, 'update_members'):
             raise ValueError(f'WeakPrototypeContrast updates {self.synthetic_source!r} itself; use '
@@ -213,6 +245,8 @@ class WeakPrototypeContrast(BaseObjective):
         source_grid_labels = nearest_labels(ctx.labels, grid)
         ctx.prototype_source(self.synthetic_source).update_members(
             ctx.head_output(self.embedding_head).detach().float(), source_grid_labels)
+        if ctx.iteration < self.start_iter:
+            return {}
         embeddings, loss_syn = self.intra(ctx, ctx.labels, self.synthetic_source)
         return {'loss_intra_syn': self.synthetic_weight * loss_syn,
                 'loss_inter': self.inter_weight * self.inter_loss(ctx, embeddings, source_grid_labels)}

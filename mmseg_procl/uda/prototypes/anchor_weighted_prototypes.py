@@ -74,7 +74,9 @@ class AnchorWeightedPrototypes(nn.Module):
         return self.value
 
     def check_algorithm(self, name: str, algorithm) -> None:
-        """At build time: a target source needs WDASS's state entries and the algorithm's weak-label kind."""
+        """At build time: the class count of the decode head and the width of the representation head; a
+        target source needs WDASS's state entries and the algorithm's weak-label kind."""
+        self._check_sizes(name, algorithm)
         if self.domain != 'target':
             return
         if 'target_region_labels' not in algorithm.state_entries():
@@ -84,6 +86,17 @@ class AnchorWeightedPrototypes(nn.Module):
         if getattr(algorithm, 'weak_label', None) != self.weak_label:
             raise ValueError(f"prototype source {name!r}: weak_label={self.weak_label!r} but the algorithm "
                              f"trains with weak_label={getattr(algorithm, 'weak_label', None)!r}")
+
+    def _check_sizes(self, name: str, algorithm) -> None:
+        """Raise unless num_classes / feature_dim equal the decode head's classes / the embeddings' width."""
+        segmentor = algorithm.model
+        classes = getattr(getattr(segmentor, 'decode_head', None), 'num_classes', self.num_classes)
+        head = getattr(segmentor, getattr(algorithm, 'embedding_head', 'auxiliary_head'), None)
+        width = getattr(head, 'channels', self.feature_dim)
+        if (classes, width) != (self.num_classes, self.feature_dim):
+            raise ValueError(f'prototype source {name!r}: num_classes={self.num_classes}, feature_dim='
+                             f'{self.feature_dim}, but the decode head predicts {classes} classes and the '
+                             f'representation head gives {width}-d embeddings')
 
     @torch.no_grad()
     def update(self, state, algorithm) -> None:
