@@ -631,7 +631,7 @@ def case_short_comparison(tmp_path, trained):
     from mmseg_procl.evaluation.run_results import comparison_lines, read_recorded_results
     path = os.path.join(REPO, 'configs', 'demo', 'results_synthetic.json')
     lines = comparison_lines(str(trained), read_recorded_results(path), 'configs/demo/results_synthetic.json')
-    assert len(lines) == 13 and all(len(line) <= 110 for line in lines), lines     # 11 recorded demos
+    assert len(lines) == 14 and all(len(line) <= 110 for line in lines), lines     # 12 recorded demos
     assert 'work_dirs' not in '\n'.join(lines)
     assert lines[0].endswith('(recorded at 200, 400 iterations):')   # the tiny run is 4 iterations
     assert lines[1].split()[:7] == ['this', 'run', '(tiny_synthetic,', 'seed', '0,', '4',
