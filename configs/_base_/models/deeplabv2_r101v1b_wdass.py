@@ -21,8 +21,8 @@ model = dict(
     decode_head=dict(
         type='DLV2Head', in_channels=2048, in_index=3, dilations=(12, 24, 36, 48), num_classes=19,
         align_corners=False,
-        init_cfg=dict(type='Kaiming', mode='fan_in', nonlinearity='relu', distribution='normal', bias=0,
-                      override=dict(name='aspp_modules')),
+        init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu', distribution='normal',
+                      bias=0),
         loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)),
     auxiliary_head=dict(
         type='ProjHead', in_channels=2048, in_index=3, channels=256, num_convs=1, kernel_size=1,
