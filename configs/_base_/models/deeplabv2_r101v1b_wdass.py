@@ -1,5 +1,5 @@
-# WDASS's DeepLab-v2 (docs/methods.md §2.7; WDASS network/deepv2.py, network/utils.py get_resnet): torchvision
-# ResNet-101 (7x7 stem; ResNetV1b) at output stride 8 with every 3x3 conv of layer3 / layer4 dilated 2 / 4
+# WDASS's DeepLab-v2 (docs/methods.md §2.7; WDASS network/deepv2.py, network/utils.py get_resnet):
+# torchvision ResNet-101 (7x7 stem; ResNetV1b) at output stride 8 with every 3x3 conv of layer3 / layer4 dilated 2 / 4
 # (contract_dilation=False), ImageNet init from torchvision's resnet101 file converted with `python
 # tools/convert_weights.py torchvision <file>` to pretrained/resnet101_torchvision.pth (nothing is
 # downloaded); the ASPP classifier (sum of four 3x3 convs with bias, dilations 12, 24, 36, 48: the base rates
@@ -21,8 +21,8 @@ model = dict(
     decode_head=dict(
         type='DLV2Head', in_channels=2048, in_index=3, dilations=(12, 24, 36, 48), num_classes=19,
         align_corners=False,
-        init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu', distribution='normal',
-                      bias=0),
+        init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu',
+                      distribution='normal', bias=0),
         loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)),
     auxiliary_head=dict(
         type='ProjHead', in_channels=2048, in_index=3, channels=256, num_convs=1, kernel_size=1,
