@@ -1,9 +1,9 @@
 # WDASS's DeepLab-v2 (docs/methods.md §2.7; WDASS network/deepv2.py, network/utils.py get_resnet):
-# torchvision ResNet-101 (7x7 stem; ResNetV1b) at output stride 8 with every 3x3 conv of layer3 / layer4 dilated 2 / 4
-# (contract_dilation=False), ImageNet init from torchvision's resnet101 file converted with `python
-# tools/convert_weights.py torchvision <file>` to pretrained/resnet101_torchvision.pth (nothing is
-# downloaded); the ASPP classifier (sum of four 3x3 convs with bias, dilations 12, 24, 36, 48: the base rates
-# doubled for output stride 8; Kaiming-normal weights, zero bias); logits upsampled bilinearly with
+# torchvision ResNet-101 (7x7 stem; ResNetV1b) at output stride 8 with every 3x3 conv of layer3 / layer4
+# dilated 2 / 4 (contract_dilation=False), ImageNet init from torchvision's resnet101 file converted with
+# `python tools/convert_weights.py torchvision <file>` to pretrained/resnet101_torchvision.pth (nothing is
+# downloaded); the ASPP classifier (sum of four 3x3 convs with bias, dilations 12, 24, 36, 48: the base
+# rates doubled for output stride 8; Kaiming-normal weights, zero bias); logits upsampled bilinearly with
 # align_corners=False; the representation head (1x1 conv 2048 -> 256 with bias, L2-normalised) as the
 # auxiliary head.  Loss: cross entropy averaged over labelled pixels (pixel weights of the mixed images
 # included), as the reference's NLL `[gts != 255].mean()`.
