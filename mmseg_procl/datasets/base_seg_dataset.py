@@ -130,8 +130,11 @@ class BaseSegDataset(BaseDataset):
     def _check_folder(self, folder: str, what: str) -> None:
         """Raise if ``folder`` is not a directory."""
         if not osp.isdir(folder):
-            raise FileNotFoundError(f'{type(self).__name__}: {what} folder {folder!r} does not exist; '
-                                    f'{self._layout_hint()}')
+            hint = self._layout_hint() if what != 'pseudo-label' else (
+                f"expected files <image name without '{self.img_suffix}'>{self.pseudo_label_suffix} from "
+                'tools/convert_datasets/pseudo_labels.py (offline pseudo-labels) or weak_labels.py (WDASS '
+                'weak labels); see docs/data.md §7')
+            raise FileNotFoundError(f'{type(self).__name__}: {what} folder {folder!r} does not exist; {hint}')
 
     def _image_names(self, img_dir: str) -> List[str]:
         """Image paths relative to ``img_dir``: from the split file or a recursive scan."""

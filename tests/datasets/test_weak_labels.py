@@ -128,3 +128,12 @@ def test_half_resolution_points_survive_the_resize_to_half_resolution(backend):
     out = Resize(scale=(16, 10), keep_ratio=False, backend=backend)(results)['pseudo_label']
     assert out.tolist() == point_map((10, 16), points).tolist()
 
+
+
+def test_missing_weak_label_folder_names_the_tools(tmp_path):
+    os.makedirs(tmp_path / 'leftImg8bit' / 'train' / 'aachen')
+    with pytest.raises(FileNotFoundError, match=r"pseudo-label folder '.*weak_pointz/train' does not exist; "
+                                                r"expected files <image name without '_leftImg8bit.png'>"
+                                                r"_weak_labelTrainIds.png from .*weak_labels.py"):
+        CityscapesDataset(data_root=str(tmp_path), pipeline=[], pseudo_label_suffix=WEAK_SUFFIX,
+                          data_prefix=dict(img_path='leftImg8bit/train', pseudo_label_path='weak_pointz/train'))
