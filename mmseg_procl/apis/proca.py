@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from mmseg_procl.datasets.label_tables import CLASSES, IGNORE_INDEX
 from mmseg_procl.evaluation.prediction_export import encode_png
-from mmseg_procl.models.utils import resize
+from mmseg_procl.models.utils import nearest_labels, resize
 from mmseg_procl.registry import DATASETS, MODELS
 from mmseg_procl.uda.prototypes.class_mean_estimator import ClassMeanEstimator
 from mmseg_procl.utils.checkpoint import load_segmentor_checkpoint
@@ -92,8 +92,7 @@ def preprocess(model, sample: dict, device: str) -> Tuple[torch.Tensor, object]:
 
 def grid_labels(sample, size) -> torch.Tensor:
     """(h * w,) ground truth of a data sample, nearest-downsampled to the feature grid ``size``."""
-    label = sample.gt_sem_seg.data.float()[None]
-    return F.interpolate(label, size=tuple(size), mode='nearest').reshape(-1).long()
+    return nearest_labels(sample.gt_sem_seg.data, size).reshape(-1)
 
 
 @torch.no_grad()

@@ -23,6 +23,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from mmseg_procl.models.utils import nearest_labels
+
 EDGE_THRESHOLD = 1e-8
 
 
@@ -94,11 +96,6 @@ def prototype_pixel_contrast(anchors: torch.Tensor, labels: torch.Tensor, protot
     mean_log_prob = (positive * log_prob).sum(1) / (positive.sum(1) + 1e-8)
     loss = -(temperature / base_temperature) * mean_log_prob.mean()
     return torch.nan_to_num(loss, nan=0.0)
-
-
-def nearest_labels(labels: torch.Tensor, size) -> torch.Tensor:
-    """(B, h, w) long labels resized to ``size`` by torch's ``'nearest'`` mode (as the reference does)."""
-    return F.interpolate(labels[:, None].float(), size=tuple(size), mode='nearest')[:, 0].long()
 
 
 def merge_weak_labels(labels: torch.Tensor, weak: torch.Tensor, size,

@@ -40,3 +40,14 @@ def resize(x: torch.Tensor, size, mode: str = 'bilinear', align_corners: bool = 
     if mode in ('linear', 'bilinear', 'bicubic', 'trilinear'):
         return F.interpolate(x, size=size, mode=mode, align_corners=align_corners)
     return F.interpolate(x, size=size, mode=mode)
+
+
+def nearest_labels(labels: torch.Tensor, size) -> torch.Tensor:
+    """(B, H, W) integer labels resized to ``size`` with torch's ``'nearest'`` mode (long)."""
+    return F.interpolate(labels[:, None].float(), size=tuple(size), mode='nearest')[:, 0].long()
+
+
+def flat_pixels(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) maps -> (B*h*w, C) pixel rows."""
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+

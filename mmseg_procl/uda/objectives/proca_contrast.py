@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_procl.models.losses import prototype_cross_entropy
+from mmseg_procl.models.utils import flat_pixels, nearest_labels
 from mmseg_procl.registry import MODELS
 from mmseg_procl.uda.stage_context import StageContext
 from .base_objective import BaseObjective
@@ -55,18 +56,6 @@ def confident_argmax(logits: torch.Tensor, threshold: float, ignore_index: int =
     """(B, h, w) argmax of (B, C, h, w) raw logits, ``ignore_index`` where the maximum < threshold."""
     top, labels = logits.detach().max(dim=1)
     return torch.where(top < threshold, torch.full_like(labels, ignore_index), labels)
-
-
-def on_grid(labels: torch.Tensor, size) -> torch.Tensor:
-    """(B, H, W) labels nearest-resized to ``size`` (unchanged when already there)."""
-    if tuple(labels.shape[1:]) == tuple(size):
-        return labels
-    return F.interpolate(labels[:, None].float(), size=tuple(size), mode='nearest')[:, 0].long()
-
-
-def flat(x: torch.Tensor) -> torch.Tensor:
-    """(B, A, h, w) -> (B h w, A)."""
-    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
 @MODELS.register_module()
@@ -147,9 +136,9 @@ class ProCAContrast(BaseObjective):
     def level_loss(self, ctx: StageContext, source_name: str, target, source) -> torch.Tensor:
         """Update the estimator with the target, then the source batch; the two contrast terms."""
         estimator = ctx.prototype_source(source_name)
-        target, source = [(x, on_grid(labels, x.shape[2:])) for x, labels in (target, source)]
+        target, source = [(x, nearest_labels(labels, x.shape[2:])) for x, labels in (target, source)]
         for x, labels in (target, source):
-            estimator.update(flat(x.detach().float()), labels.reshape(-1))
+            estimator.update(flat_pixels(x.detach().float()), labels.reshape(-1))
         prototypes = estimator.prototypes().clone()
         return sum(prototype_contrast_loss(x.float(), labels, prototypes, self.temperature, self.ignore_index)
                    for x, labels in (source, target))

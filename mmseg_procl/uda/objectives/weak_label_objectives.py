@@ -23,9 +23,9 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from mmseg_procl.models.losses.weak_label import (edge_loss, gumbel_noise, hard_anchor_sampling,
-                                                  image_level_loss, merge_weak_labels, nearest_labels,
+                                                  image_level_loss, merge_weak_labels,
                                                   prototype_pixel_contrast)
-from mmseg_procl.models.utils import resize
+from mmseg_procl.models.utils import nearest_labels, resize
 from mmseg_procl.registry import MODELS
 from mmseg_procl.uda.stage_context import StageContext
 from mmseg_procl.utils import host_values

@@ -26,17 +26,13 @@ The reference keeps one set per GPU (no averaging across ranks); so does this so
 import torch
 from torch import nn
 
-from mmseg_procl.models.losses.weak_label import (class_centres, merge_weak_labels, nearest_labels,
-                                                  upsampled_class_centres, weighted_prototypes)
+from mmseg_procl.models.losses.weak_label import (class_centres, merge_weak_labels, upsampled_class_centres,
+                                                  weighted_prototypes)
+from mmseg_procl.models.utils import flat_pixels, nearest_labels
 from mmseg_procl.registry import MODELS
 
 WEAK_LABEL_KINDS = ('image', 'point', 'coarse')
 DOMAINS = ('target', 'source')
-
-
-def flat_pixels(feats: torch.Tensor) -> torch.Tensor:
-    """(B, D, h, w) -> (B*h*w, D)."""
-    return feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
 
 
 @MODELS.register_module()

@@ -30,6 +30,7 @@ import torch.distributed as dist
 from mmengine.dist import get_world_size
 from torch import nn
 
+from mmseg_procl.models.utils import flat_pixels, nearest_labels
 from mmseg_procl.registry import MODELS
 from mmseg_procl.uda.objectives.feature_distance import downscale_label_ratio
 
@@ -57,9 +58,8 @@ def contrast_preparations(embeddings: torch.Tensor, labels: torch.Tensor, use_av
         scale = labels.shape[-1] // embeddings.shape[-1]
         small = downscale_label_ratio(labels, scale, scale_min_ratio, num_classes, ignore_index)
     else:
-        small = nn.functional.interpolate(labels[:, None].float(), size=embeddings.shape[-2:],
-                                          mode='nearest')[:, 0].long()
-    feats = embeddings.permute(0, 2, 3, 1).reshape(-1, embeddings.shape[1])
+        small = nearest_labels(labels, embeddings.shape[-2:])
+    feats = flat_pixels(embeddings)
     flat = small.reshape(-1)
     return feats, flat, flat != ignore_index
 
